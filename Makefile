@@ -1,0 +1,44 @@
+# The two commands of README.md: `make demo` and `make test`. Both set up the
+# virtual environment themselves (Python 3.11+, pinned tests/requirements.txt).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat tests/requirements.txt layers/provider/requirements.txt | cksum | cut -d' ' -f1)
+export SAM_CLI_TELEMETRY := 0
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: venv demo test unit functional lint build clean
+
+venv: $(STAMP)
+
+$(STAMP): tests/requirements.txt layers/provider/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$$(cat layers/provider/uv-version.txt)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r tests/requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/python -m tests.demo $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+functional: $(STAMP)
+	$(BIN)/python -m pytest tests/functional $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check handler tests
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml examples/*.yaml
+	AWS_DEFAULT_REGION=us-east-1 PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam validate --lint
+
+# `sam build` of the provider: the function and its dependency layer (no Docker needed).
+build: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,168 @@
+"""Lambda entry point: wires crhelper (the protocol) and powertools (logs) to the core."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from crhelper import CfnResource
+from crhelper.utils import _send_response  # type: ignore[attr-defined]
+
+from pylayer import response
+from pylayer.errors import ProviderError
+from pylayer.provider import Provider, clean_build_root
+from pylayer.settings import Settings
+from pylayer.store import LayerStore
+
+logger = Logger(service="python-layer-provider")
+copy_config_to_registered_loggers(source_logger=logger, include={"pylayer"})
+
+REQUEST_TYPES = ("Create", "Update", "Delete")
+Operation = Callable[[dict[str, Any], Any], str]
+
+
+class ReasonError(Exception):
+    """Carries the short Reason to crhelper, which sends str(exc)."""
+
+
+class BoundedCfnResource(CfnResource):
+    """crhelper, with the response body kept within CloudFormation's 4096 bytes."""
+
+    def _send(self, status: str | None = None, reason: str = "",
+              send_response: Callable[..., None] = _send_response) -> None:
+        body = {
+            "Status": self.Status,
+            "PhysicalResourceId": str(self.PhysicalResourceId),
+            "StackId": self.StackId,
+            "RequestId": self.RequestId,
+            "LogicalResourceId": self.LogicalResourceId,
+            "Reason": str(self.Reason),
+            "Data": self.Data,
+            "NoEcho": self.NoEcho,
+        }
+        if status:
+            body.update({"Status": status, "Reason": reason})
+        fitted = response.fit(body)
+        logger.info("Answering %s", fitted["Status"], extra={"reason": fitted["Reason"],
+                                                             "physical_id": fitted["PhysicalResourceId"]})
+        send_response(self._response_url, fitted, self._ssl_verify)  # type: ignore[attr-defined]
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@lru_cache(maxsize=4)
+def _store(bucket: str, region: str | None) -> LayerStore:
+    return LayerStore(bucket, region)
+
+
+def _provider(context: Any) -> Provider:
+    settings = _settings()
+    return Provider(settings, _store(settings.bucket, settings.region),
+                    remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000)
+
+
+def _explained(operation: Operation) -> Operation:
+    """Turn every failure into a short Reason for the user and a full log line."""
+
+    def run(event: dict[str, Any], context: Any) -> str:
+        try:
+            return operation(event, context)
+        except ProviderError as exc:
+            logger.error("Request failed: %s", exc.reason, extra={"cause": exc.cause, "detail": exc.detail})
+            raise ReasonError(exc.reason) from None
+        except Exception:
+            logger.exception("Unexpected error")
+            request = getattr(context, "aws_request_id", "unknown")
+            raise ReasonError(f"Internal error in the provider; see its log for request {request}.") from None
+
+    return run
+
+
+def _create_helper() -> BoundedCfnResource:
+    # sleep_on_delete=0: the provider lives in its own stack, so there is no log
+    # group being deleted with it to wait for. INFO: DEBUG would log the ResponseURL.
+    helper = BoundedCfnResource(json_logging=False, log_level="INFO", boto_level="ERROR",
+                                sleep_on_delete=0)
+
+    @helper.create
+    @_explained
+    def create(event: dict[str, Any], context: Any) -> str:
+        outcome = _provider(context).create(event.get("ResourceProperties"))
+        helper.Data.update(outcome.data)
+        return outcome.physical_id
+
+    @helper.update
+    @_explained
+    def update(event: dict[str, Any], context: Any) -> str:
+        outcome = _provider(context).update(event.get("ResourceProperties"))
+        helper.Data.update(outcome.data)
+        return outcome.physical_id
+
+    @helper.delete
+    @_explained
+    def delete(event: dict[str, Any], context: Any) -> str:
+        physical_id = str(event.get("PhysicalResourceId", ""))
+        _provider(context).delete(physical_id)
+        return physical_id
+
+    return helper
+
+
+_helper: BoundedCfnResource | None = None
+
+
+def _get_helper() -> BoundedCfnResource:
+    # Made on first use, not at import: crhelper makes boto3 clients.
+    global _helper
+    if _helper is None:
+        _helper = _create_helper()
+    return _helper
+
+
+def malformed(event: Any) -> str | None:
+    """Why an event is not a custom-resource request we can answer, or None."""
+    if not isinstance(event, dict):
+        return "the event is not an object"
+    for key in ("ResponseURL", "StackId", "RequestId", "LogicalResourceId", "RequestType"):
+        if not isinstance(event.get(key), str) or not event[key]:
+            return f"the event has no {key}"
+    if not event["ResponseURL"].startswith("https://"):
+        return "the ResponseURL is not HTTPS"
+    if event["RequestType"] not in REQUEST_TYPES:
+        return "unknown RequestType"
+    if "/" not in event["StackId"]:
+        return "the StackId is not a stack ARN"
+    return None
+
+
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event: Any, context: Any) -> None:
+    problem = malformed(event)
+    if problem:
+        logger.error("Ignoring a malformed event: %s", problem)
+        if isinstance(event, dict) and isinstance(event.get("ResponseURL"), str) \
+                and event["ResponseURL"].startswith("https://"):
+            _reject(event, f"Malformed request: {problem}.")
+        return
+    logger.append_keys(stack_id=event["StackId"], logical_resource_id=event["LogicalResourceId"],
+                       request_type=event["RequestType"], cfn_request_id=event["RequestId"])
+    clean_build_root(_settings())
+    _get_helper()(event, context)
+
+
+def _reject(event: dict[str, Any], reason: str) -> None:
+    body = {
+        "Status": "FAILED",
+        "Reason": reason,
+        "PhysicalResourceId": str(event.get("PhysicalResourceId") or "malformed-request"),
+        "StackId": str(event.get("StackId", "")),
+        "RequestId": str(event.get("RequestId", "")),
+        "LogicalResourceId": str(event.get("LogicalResourceId", "")),
+        "Data": {},
+    }
+    _send_response(event["ResponseURL"], response.fit(body))

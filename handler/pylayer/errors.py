@@ -1,0 +1,48 @@
+"""Exceptions whose message is the short Reason CloudFormation shows the user.
+
+The full story (stderr of the installer, AWS error payloads) goes in
+``detail``, which is logged but never sent in the response.
+"""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    """Base of every failure the provider explains to the user."""
+
+    cause = "Internal"
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class InvalidProperties(ProviderError):
+    """The resource's properties cannot be turned into a layer spec."""
+
+    cause = "InvalidProperties"
+
+
+class ConfigurationError(ProviderError):
+    """The provider itself is misconfigured (environment of the function)."""
+
+    cause = "Configuration"
+
+
+class InstallFailed(ProviderError):
+    """The installer could not produce the requested packages for the target."""
+
+    cause = "Install"
+
+
+class LayerTooLarge(ProviderError):
+    """The unzipped layer would exceed Lambda's 250 MB limit."""
+
+    cause = "TooLarge"
+
+
+class AwsCallFailed(ProviderError):
+    """S3 or Lambda refused a call."""
+
+    cause = "Aws"

@@ -1,0 +1,136 @@
+"""Install requirements for a target into a directory, with uv (pip as fallback).
+
+``plan_uv``/``plan_pip`` are pure: they compute the command. ``run`` executes
+it (arguments only, never a shell) and turns a failure into a short reason.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigurationError, InstallFailed
+from .properties import clip
+from .target import Target
+
+INSTALLERS = ("uv", "pip")
+# Variables the installer may see; anything else (AWS credentials above all)
+# stays out of its environment.
+_PASS_ENV = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR",
+             "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+
+
+@dataclass(frozen=True)
+class Command:
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def plan_uv(uv: str, requirements: Sequence[str], target: Target, dest: Path,
+            cache_dir: Path, python: str = sys.executable) -> Command:
+    argv = (
+        uv, "pip", "install",
+        "--target", str(dest),
+        "--python", python,
+        "--python-version", target.python_version,
+        "--python-platform", target.uv_platform,
+        "--only-binary", ":all:",
+        "--no-config",
+        "--link-mode", "copy",
+        "--color", "never",
+        "--no-progress",
+        "--",
+        *requirements,
+    )
+    env = {
+        "UV_CACHE_DIR": str(cache_dir),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "HOME": str(cache_dir.parent),
+    }
+    return Command(argv, env)
+
+
+def plan_pip(requirements: Sequence[str], target: Target, dest: Path,
+             cache_dir: Path, python: str = sys.executable) -> Command:
+    platforms = [arg for tag in target.pip_platforms for arg in ("--platform", tag)]
+    argv = (
+        python, "-m", "pip", "install",
+        "--target", str(dest),
+        *platforms,
+        "--implementation", "cp",
+        "--python-version", target.python_version,
+        "--only-binary=:all:",
+        "--no-compile",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--isolated",
+        "--",
+        *requirements,
+    )
+    env = {"PIP_CACHE_DIR": str(cache_dir), "HOME": str(cache_dir.parent)}
+    return Command(argv, env)
+
+
+def find_uv(environ: Mapping[str, str] = os.environ) -> str:
+    """The uv executable: UV_BIN, the provider layer's copy, the uv wheel's, PATH."""
+    if environ.get("UV_BIN"):
+        return environ["UV_BIN"]
+    layer_copy = Path("/opt/uv") / platform.machine() / "uv"
+    if layer_copy.is_file():
+        return str(layer_copy)
+    try:
+        import uv  # the wheel, in development environments
+
+        return str(uv.find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        pass
+    found = shutil.which("uv")
+    if found:
+        return found
+    raise ConfigurationError("The provider cannot find uv: set UV_BIN or INSTALLER=pip.")
+
+
+def run(command: Command, target: Target, timeout: float) -> str:
+    """Run the installer; returns its output, raises InstallFailed with a short reason."""
+    env = {k: v for k, v in os.environ.items() if k in _PASS_ENV}
+    env.update(command.env)
+    try:
+        done = subprocess.run(  # noqa: S603 - fixed argv, validated requirements, no shell
+            command.argv, env=env, capture_output=True, text=True, timeout=max(timeout, 1.0),
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise InstallFailed(
+            f"Installing for {target.describe()} did not finish in {int(timeout)} s.",
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(f"The installer could not start: {exc.strerror}.", str(exc)) from None
+    if done.returncode != 0:
+        raise InstallFailed(summarize_failure(done.stderr, target), done.stderr[-8000:])
+    return done.stdout + done.stderr
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def summarize_failure(stderr: str, target: Target) -> str:
+    """The one sentence of installer output that tells the user what went wrong."""
+    text = _ANSI.sub("", stderr)
+    lines = [line.strip(" ×╰─▶│\t") for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    # uv puts the explanation in a "Because ..." line under its "error:" line;
+    # pip in its last "ERROR:" line.
+    explanation = next((line for line in lines if "Because " in line), "")
+    if not explanation:
+        errors = [line for line in lines if line.startswith(("ERROR: ", "error: "))]
+        explanation = errors[-1] if errors else (lines[-1] if lines else "the installer failed")
+    explanation = explanation.removeprefix("cause: ")
+    explanation = explanation.removeprefix("ERROR: ").removeprefix("error: ")
+    return f"Install failed for {target.describe()}: {clip(explanation, 300)}"

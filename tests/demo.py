@@ -1,0 +1,127 @@
+"""`make demo`: the provider's main job, locally.
+
+moto's server on loopback stands in for S3 and Lambda, a local HTTPS receiver
+for CloudFormation's ResponseURL. Real CloudFormation-shaped events drive the
+real handler through a stack's life: Create a layer from the public index,
+Update it (the replacement), the cleanup Delete of the old version, and the
+stack's Delete. Exits non-zero if an answer was not SUCCESS or the layer
+versions in moto differ from what the stack should hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import os
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "handler"))
+
+from tests.support import aws  # noqa: E402
+from tests.support.cfn import Cloudformation  # noqa: E402
+from tests.support.receiver import Received, ResponseReceiver  # noqa: E402
+
+CREATE = {"LayerName": "demo-layer", "Requirements": ["requests==2.32.3"],
+          "Runtime": "python3.12", "Architecture": "arm64"}
+UPDATE = {**CREATE, "Requirements": ["requests==2.32.3", "pydantic==2.10.4"]}
+
+
+class DemoFailed(Exception):
+    pass
+
+
+def packages_in(endpoint: str, answer: dict[str, Any]) -> list[str]:
+    sha_hex = base64.b64decode(answer["Data"]["CodeSha256"]).hex()
+    body = aws.client("s3", endpoint).get_object(
+        Bucket=aws.BUCKET, Key=f"layers/sha256/{sha_hex}.zip")["Body"].read()
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        names = zf.namelist()
+    shared = sum(1 for n in names if n.endswith(".so"))
+    found = sorted(n.split("/")[1].removesuffix(".dist-info").replace("-", "==", 1)
+                   for n in names if n.endswith(".dist-info/METADATA"))
+    return [*found, f"({len(names)} files, {shared} shared objects)"]
+
+
+def step(endpoint: str, title: str, send: Callable[[], Received],
+         expected_live: Callable[[str], set[str]]) -> dict[str, Any]:
+    """Send one request; check the answer and that moto holds exactly the versions expected."""
+    started = time.monotonic()
+    answer = send().body
+    elapsed = time.monotonic() - started
+    print(f"\n== {title}: {answer['Status']} in {elapsed:.1f} s")
+    if answer["Status"] != "SUCCESS":
+        raise DemoFailed(f"{title} answered {answer['Status']}: {answer.get('Reason')}")
+    print(f"   PhysicalResourceId  {answer['PhysicalResourceId']}")
+    data = answer.get("Data") or {}
+    if data:
+        print(f"   CodeSize            {int(data['CodeSize']):>12,} bytes (zip)")
+        print(f"   UnzippedSize        {int(data['UnzippedSize']):>12,} bytes")
+        print(f"   CodeSha256          {data['CodeSha256']}")
+        for line in packages_in(endpoint, answer):
+            print(f"   package             {line}")
+    live = aws.live_versions(endpoint, str(CREATE["LayerName"]))
+    wanted = expected_live(answer["PhysicalResourceId"])
+    print(f"   versions in moto    {sorted(live) or 'none'}")
+    if live != wanted:
+        raise DemoFailed(f"after {title}, moto holds {sorted(live)} but the stack should hold {sorted(wanted)}")
+    return answer
+
+
+def run(create: dict[str, Any], update: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory(prefix="pylayer-demo-") as scratch, aws.moto_server() as endpoint:
+        root = Path(scratch)
+        receiver = ResponseReceiver(root).start()
+        try:
+            os.environ.update(aws.aws_environment(endpoint))
+            os.environ.update(SSL_CERT_FILE=str(receiver.ca_bundle), PYLAYER_WORK_ROOT=str(root / "work"),
+                              POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
+            aws.client("s3", endpoint).create_bucket(Bucket=aws.BUCKET)
+            print(f"moto server at {endpoint}; CloudFormation responses to https://localhost:{receiver.port}")
+            cfn = Cloudformation(receiver)
+
+            created = step(endpoint, "Create", lambda: cfn.create(create), lambda new: {new})
+            old_id = created["PhysicalResourceId"]
+            # A replacement: the old version must survive the Update itself.
+            updated = step(endpoint, "Update", lambda: cfn.update(update, create, old_id),
+                           lambda new: {old_id, new})
+            new_id = updated["PhysicalResourceId"]
+            step(endpoint, "Delete of the old version (update cleanup)",
+                 lambda: cfn.delete(create, old_id), lambda _: {new_id})
+            step(endpoint, "Delete (stack deletion)", lambda: cfn.delete(update, new_id), lambda _: set())
+            left = list((root / "work" / "builds").iterdir()) if (root / "work" / "builds").exists() else []
+            print(f"\nwork directories left in the build root: {len(left)}")
+            if left:
+                raise DemoFailed(f"build directories left behind: {left}")
+        finally:
+            receiver.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requirement", action="append", help="requirement for the Create (repeatable)")
+    parser.add_argument("--runtime", default=CREATE["Runtime"])
+    parser.add_argument("--architecture", default=CREATE["Architecture"])
+    args = parser.parse_args(argv)
+    create = {**CREATE, "Runtime": args.runtime, "Architecture": args.architecture}
+    if args.requirement:
+        create["Requirements"] = args.requirement
+    update = {**create, "Requirements": [*create["Requirements"], "pydantic==2.10.4"]}
+    try:
+        run(create, update)
+    except DemoFailed as failure:
+        print(f"\nDEMO FAILED: {failure}", file=sys.stderr)
+        return 1
+    print("\nDemo passed: every answer was SUCCESS and moto holds exactly what the stack references.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

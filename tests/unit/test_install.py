@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from pylayer import install
+from pylayer.errors import ConfigurationError, InstallFailed
+from pylayer.target import Target
+
+TARGET = Target("python3.12", "arm64")
+
+
+def test_uv_command_targets_the_runtime_binary_only_and_ends_options_before_requirements() -> None:
+    command = install.plan_uv("/opt/uv/aarch64/uv", ("numpy==2.1.3", "six"), TARGET,
+                              Path("/tmp/b/python"), Path("/tmp/c/uv"), python="/var/lang/bin/python3")
+    argv = list(command.argv)
+
+    assert argv[:3] == ["/opt/uv/aarch64/uv", "pip", "install"]
+    assert argv[argv.index("--target") + 1] == "/tmp/b/python"
+    assert argv[argv.index("--python-version") + 1] == "3.12"
+    assert argv[argv.index("--python-platform") + 1] == "aarch64-manylinux_2_34"
+    assert argv[argv.index("--only-binary") + 1] == ":all:"
+    assert "--no-config" in argv
+    assert argv[argv.index("--") + 1:] == ["numpy==2.1.3", "six"]
+    assert command.env["UV_CACHE_DIR"] == "/tmp/c/uv"
+    assert command.env["UV_PYTHON_DOWNLOADS"] == "never"
+
+
+def test_pip_command_names_every_allowed_platform_and_never_compiles() -> None:
+    command = install.plan_pip(("six",), TARGET, Path("/tmp/b/python"), Path("/tmp/c/pip"), python="py")
+    argv = list(command.argv)
+
+    assert argv[:4] == ["py", "-m", "pip", "install"]
+    platforms = [argv[i + 1] for i, a in enumerate(argv) if a == "--platform"]
+    assert platforms == list(TARGET.pip_platforms)
+    for flag in ("--no-compile", "--only-binary=:all:", "--isolated"):
+        assert flag in argv
+    assert argv[argv.index("--implementation") + 1] == "cp"
+    assert argv[-2:] == ["--", "six"]
+
+
+UV_NOT_FOUND = """Using CPython 3.11.7 interpreter at: /usr/bin/python3
+error: No solution found when resolving dependencies
+  cause: Because nosuch was not found in the package registry and you require nosuch, \
+we can conclude that your requirements are unsatisfiable.
+"""
+UV_NO_WHEEL = """  × No solution found when resolving dependencies:
+  ╰─▶ Because only pyyaml==5.3 is available and pyyaml==5.3 has no wheels with a matching \
+platform tag (e.g., `manylinux_2_34_aarch64`), we can conclude that pyyaml==5.3 cannot be used.
+"""
+PIP_CONFLICT = """ERROR: Could not find a version that satisfies the requirement nosuch (from versions: none)
+ERROR: No matching distribution found for nosuch
+"""
+
+
+@pytest.mark.parametrize(("stderr", "expected"), [
+    (UV_NOT_FOUND, "Install failed for python3.12 arm64: Because nosuch was not found in the package"),
+    (UV_NO_WHEEL, "Install failed for python3.12 arm64: Because only pyyaml==5.3 is available"),
+    (PIP_CONFLICT, "Install failed for python3.12 arm64: No matching distribution found for nosuch"),
+    ("\x1b[31mboom\x1b[0m", "Install failed for python3.12 arm64: boom"),
+    ("", "Install failed for python3.12 arm64: the installer failed"),
+])
+def test_installer_failures_become_one_short_sentence(stderr: str, expected: str) -> None:
+    reason = install.summarize_failure(stderr, TARGET)
+    assert reason.startswith(expected)
+    assert len(reason) <= 350
+
+
+def test_run_reports_failure_with_the_installer_output_as_detail() -> None:
+    script = "import sys; sys.stderr.write('error: x\\n  cause: Because y was not found'); sys.exit(1)"
+    command = install.Command((sys.executable, "-c", script))
+
+    with pytest.raises(InstallFailed) as caught:
+        install.run(command, TARGET, timeout=60)
+
+    assert caught.value.reason == "Install failed for python3.12 arm64: Because y was not found"
+    assert "error: x" in caught.value.detail
+
+
+def test_run_keeps_aws_credentials_out_of_the_installers_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-leak")
+    script = "import os; print(sorted(os.environ))"
+    output = install.run(install.Command((sys.executable, "-c", script), {"UV_CACHE_DIR": "/c"}),
+                         TARGET, timeout=60)
+    assert "AWS_SECRET_ACCESS_KEY" not in output
+    assert "UV_CACHE_DIR" in output
+
+
+def test_run_stops_an_installer_that_outlives_its_time() -> None:
+    command = install.Command((sys.executable, "-c", "import time; time.sleep(30)"))
+    with pytest.raises(InstallFailed, match="did not finish in 1 s"):
+        install.run(command, TARGET, timeout=1)
+
+
+def test_run_explains_an_installer_that_cannot_start() -> None:
+    with pytest.raises(ConfigurationError, match="could not start"):
+        install.run(install.Command(("/nonexistent/uv",)), TARGET, timeout=5)
+
+
+def test_find_uv_prefers_the_configured_binary() -> None:
+    assert install.find_uv({"UV_BIN": "/custom/uv"}) == "/custom/uv"
+    assert Path(install.find_uv({})).name == "uv"

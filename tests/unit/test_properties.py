@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import pytest
+
+from pylayer.errors import InvalidProperties
+from pylayer.properties import SCHEMA, Defaults, parse, parse_requirements
+from pylayer.target import Target
+
+DEFAULTS = Defaults(runtime="python3.13", architecture="arm64")
+
+
+def refused(props: object) -> str:
+    with pytest.raises(InvalidProperties) as caught:
+        parse(props, DEFAULTS)
+    return caught.value.reason
+
+
+def test_minimal_properties_take_the_providers_runtime_and_architecture() -> None:
+    spec = parse({"LayerName": "deps", "Requirements": ["requests==2.32.3"]}, DEFAULTS)
+
+    assert spec.layer_name == "deps"
+    assert spec.requirements == ("requests==2.32.3",)
+    assert spec.target == Target("python3.13", "arm64")
+    assert spec.compatible_runtimes == ("python3.13",)
+    assert spec.description == spec.license_info == ""
+
+
+def test_service_token_and_timeout_are_not_properties_of_ours() -> None:
+    spec = parse({"ServiceToken": "arn:x", "ServiceTimeout": "900", "LayerName": "a",
+                  "Requirements": ["six"]}, DEFAULTS)
+    assert spec.layer_name == "a"
+
+
+def test_requirements_are_canonical_and_sorted() -> None:
+    assert parse_requirements(["Six >= 1.0", "attrs[tests]==23.1 ; python_version >= '3.8'"]) == (
+        'attrs[tests]==23.1; python_version >= "3.8"', "Six>=1.0")
+
+
+def test_requirements_as_one_newline_separated_string() -> None:
+    text = "# pinned\nsix==1.16.0  # why\n\n  attrs==23.1.0\n"
+    assert parse_requirements(text) == ("attrs==23.1.0", "six==1.16.0")
+
+
+def test_the_same_requirement_twice_counts_once() -> None:
+    assert parse_requirements(["six==1.16.0", "six == 1.16.0"]) == ("six==1.16.0",)
+
+
+@pytest.mark.parametrize(("entry", "expected"), [
+    ("--index-url http://x", "is a pip option"),
+    ("-e .", "is a pip option"),
+    ("-r requirements.txt", "is a pip option"),
+    ("--extra-index-url=https://evil", "is a pip option"),
+    ("./pkg", "is a path or URL"),
+    ("/abs/pkg.whl", "is a path or URL"),
+    ("~/pkg", "is a path or URL"),
+    ("C:\\pkg", "is a path or URL"),
+    ("https://example.com/p.whl", "is a path or URL"),
+    ("git+https://github.com/x/y", "is a path or URL"),
+    ("file:///tmp/p", "is a path or URL"),
+    ("pkg @ https://example.com/p.whl", "direct URL reference"),
+    ("six; rm -rf /", "not a valid PEP 508"),
+    ("six && curl x", "not a valid PEP 508"),
+    ("six | sh", "not a valid PEP 508"),
+    ("$(reboot)", "not a valid PEP 508"),
+    ("`id`", "not a valid PEP 508"),
+    ("", "an entry is empty"),
+    ("x" * 301, "longer than 300"),
+])
+def test_requirement_entries_that_are_refused(entry: str, expected: str) -> None:
+    reason = refused({"LayerName": "a", "Requirements": ["six", entry]})
+    assert expected in reason
+    assert len(reason) < 250
+
+
+@pytest.mark.parametrize(("props", "expected"), [
+    ({"LayerName": "a"}, "Requirements is required."),
+    ({"LayerName": "a", "Requirements": []}, "Requirements is required."),
+    ({"LayerName": "a", "Requirements": "# only a comment"}, "Requirements is required."),
+    ({"LayerName": "a", "Requirements": {"six": "1"}}, "must be a list of PEP 508"),
+    ({"LayerName": "a", "Requirements": [["six"]]}, "every entry must be a string"),
+    ({"LayerName": "a", "Requirements": ["six"] * 201}, "the limit is 200"),
+    ({"Requirements": ["six"]}, "LayerName is required."),
+    ({"LayerName": ["a"], "Requirements": ["six"]}, "LayerName must be a string, got list."),
+    ({"LayerName": "a" * 65, "Requirements": ["six"]}, "use 1-64 letters"),
+    ({"LayerName": "a.b", "Requirements": ["six"]}, "LayerName a.b is invalid"),
+    ({"LayerName": "a", "Requirements": ["six"], "Runtime": "python3.8"}, "Runtime python3.8 is not supported"),
+    ({"LayerName": "a", "Requirements": ["six"], "Runtime": "nodejs20.x"}, "use one of python3.9"),
+    ({"LayerName": "a", "Requirements": ["six"], "Architecture": "ARM64"}, "Architecture ARM64 is not"),
+    ({"LayerName": "a", "Requirements": ["six"], "CompatibleRuntimes": ["java21"]}, "java21 is not supported"),
+    ({"LayerName": "a", "Requirements": ["six"], "CompatibleRuntimes": {"a": 1}}, "must be a list of runtime"),
+    ({"LayerName": "a", "Requirements": ["six"], "Description": "d" * 201}, "the limit is 200"),
+    ({"LayerName": "a", "Requirements": ["six"], "LicenseInfo": "l" * 513}, "the limit is 512"),
+    ({"LayerName": "a", "Requirements": ["six"], "Layername": "b"}, "Unknown properties: Layername."),
+    ("LayerName: a", "ResourceProperties must be a map"),
+    (None, "ResourceProperties must be a map"),
+])
+def test_invalid_properties_have_a_clear_reason(props: object, expected: str) -> None:
+    assert expected in refused(props)
+
+
+def test_compatible_runtimes_accepts_a_single_string_and_drops_duplicates() -> None:
+    spec = parse({"LayerName": "a", "Requirements": ["six"], "Runtime": "python3.12",
+                  "CompatibleRuntimes": "python3.12"}, DEFAULTS)
+    assert spec.compatible_runtimes == ("python3.12",)
+    spec = parse({"LayerName": "a", "Requirements": ["six"],
+                  "CompatibleRuntimes": ["python3.12", "python3.13", "python3.12"]}, DEFAULTS)
+    assert spec.compatible_runtimes == ("python3.12", "python3.13")
+
+
+def test_a_quoted_user_value_cannot_flood_the_reason() -> None:
+    reason = refused({"LayerName": "bad name " * 500, "Requirements": ["six"]})
+    assert len(reason) < 200 and "..." in reason
+
+
+def test_the_schema_lists_every_property_the_parser_knows() -> None:
+    assert [p.name for p in SCHEMA] == ["LayerName", "Requirements", "Runtime", "Architecture",
+                                        "CompatibleRuntimes", "Description", "LicenseInfo"]
+    assert [p.name for p in SCHEMA if p.required] == ["LayerName", "Requirements"]

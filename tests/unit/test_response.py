@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pylayer.response import MAX_BODY_BYTES, fit
+
+
+def body(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "Status": "FAILED", "PhysicalResourceId": "stack_Layer_ABCDEFGH",
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1",
+        "RequestId": "r", "LogicalResourceId": "Layer", "Reason": "bad", "Data": {}, "NoEcho": False,
+    }
+    base.update(changes)
+    return base
+
+
+def size(b: dict[str, object]) -> int:
+    return len(json.dumps(b).encode())
+
+
+def test_a_small_body_is_unchanged() -> None:
+    assert fit(body()) == body()
+
+
+@pytest.mark.parametrize("reason", ["x" * 100_000, "\u2603" * 5000, "\U0001f600" * 3000])
+def test_a_long_reason_is_cut_to_fit(reason: str) -> None:
+    fitted = fit(body(Reason=reason))
+    assert size(fitted) <= MAX_BODY_BYTES
+    assert fitted["Reason"].endswith("...")
+    assert fitted["Reason"][:10] == reason[:10]
+
+
+def test_oversized_data_on_success_turns_into_a_clear_failure() -> None:
+    fitted = fit(body(Status="SUCCESS", Reason="", Data={f"k{i}": "v" * 100 for i in range(100)}))
+    assert size(fitted) <= MAX_BODY_BYTES
+    assert fitted["Status"] == "FAILED"
+    assert fitted["Data"] == {}
+    assert fitted["Reason"] == "The response was too large for CloudFormation."
+
+
+def test_oversized_ids_of_a_malformed_event_are_cut() -> None:
+    fitted = fit(body(StackId="s" * 5000, LogicalResourceId="l" * 5000, PhysicalResourceId="p" * 5000))
+    assert size(fitted) <= MAX_BODY_BYTES
