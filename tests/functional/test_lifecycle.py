@@ -178,3 +178,20 @@ def test_delete_of_an_id_that_is_not_a_layer_version_succeeds(cfn: Cloudformatio
         answer = cfn.delete(SIX, garbage).body
         assert answer["Status"] == "SUCCESS", answer["Reason"]
         assert answer["PhysicalResourceId"] == garbage
+
+
+def test_pip_is_a_working_fallback_installer(cfn: Cloudformation, moto_endpoint: str,
+                                             monkeypatch: pytest.MonkeyPatch, work_root: Path) -> None:
+    monkeypatch.setenv("INSTALLER", "pip")
+    props = {"LayerName": "markupsafe", "Requirements": ["markupsafe==3.0.2"],
+             "Runtime": "python3.12", "Architecture": "arm64"}
+
+    answer = cfn.create(props).body
+
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    body, _ = layer_zip(moto_endpoint, answer["PhysicalResourceId"])
+    machines = elf_machines(body)
+    assert machines and set(machines.values()) == {183}
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        assert not [n for n in zf.namelist() if "__pycache__" in n or n.endswith(".pyc")]
+    assert builds_left(work_root) == []
