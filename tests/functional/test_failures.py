@@ -136,3 +136,14 @@ def test_an_event_without_response_url_is_dropped_without_error(cfn: Cloudformat
     broken = event("Create", VALID, "https://localhost/unused")
     del broken["ResponseURL"]
     assert cfn.app.lambda_handler(broken, LambdaContext()) is None
+
+
+def test_work_directories_left_by_a_killed_invocation_are_removed_by_the_next(
+        cfn: Cloudformation, work_root: Path) -> None:
+    stale = work_root / "builds" / "build-killed"
+    (stale / "python" / "pkg").mkdir(parents=True)
+    (stale / "layer.zip").write_bytes(b"partial")
+
+    cfn.create({**VALID, "Architecture": "sparc"})
+
+    assert builds_left(work_root) == []
