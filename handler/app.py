@@ -13,7 +13,7 @@ from crhelper.utils import _send_response  # type: ignore[attr-defined]
 
 from pylayer import response
 from pylayer.errors import ProviderError
-from pylayer.provider import Provider, clean_build_root
+from pylayer.provider import Provider, Request, clean_build_root
 from pylayer.settings import Settings
 from pylayer.store import LayerStore
 
@@ -62,8 +62,16 @@ def _store(bucket: str, region: str | None) -> LayerStore:
 
 def _provider(context: Any) -> Provider:
     settings = _settings()
+    function_arn = str(getattr(context, "invoked_function_arn", ""))
+    account = function_arn.split(":")[4] if function_arn.count(":") >= 5 else None
     return Provider(settings, _store(settings.bucket, settings.region),
-                    remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000)
+                    remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
+                    account=account)
+
+
+def _request(event: dict[str, Any]) -> Request:
+    return Request(event.get("ResourceProperties"), event["StackId"], event["LogicalResourceId"],
+                   event.get("PhysicalResourceId"))
 
 
 def _explained(operation: Operation) -> Operation:
@@ -92,23 +100,22 @@ def _create_helper() -> BoundedCfnResource:
     @helper.create
     @_explained
     def create(event: dict[str, Any], context: Any) -> str:
-        outcome = _provider(context).create(event.get("ResourceProperties"))
+        outcome = _provider(context).create(_request(event))
         helper.Data.update(outcome.data)
         return outcome.physical_id
 
     @helper.update
     @_explained
     def update(event: dict[str, Any], context: Any) -> str:
-        outcome = _provider(context).update(event.get("ResourceProperties"))
+        outcome = _provider(context).update(_request(event))
         helper.Data.update(outcome.data)
         return outcome.physical_id
 
     @helper.delete
     @_explained
     def delete(event: dict[str, Any], context: Any) -> str:
-        physical_id = str(event.get("PhysicalResourceId", ""))
-        _provider(context).delete(physical_id)
-        return physical_id
+        _provider(context).delete(_request(event))
+        return str(event.get("PhysicalResourceId", ""))
 
     return helper
 
@@ -151,7 +158,10 @@ def lambda_handler(event: Any, context: Any) -> None:
         return
     logger.append_keys(stack_id=event["StackId"], logical_resource_id=event["LogicalResourceId"],
                        request_type=event["RequestType"], cfn_request_id=event["RequestId"])
-    clean_build_root(_settings())
+    try:
+        clean_build_root(_settings())
+    except OSError:
+        logger.exception("Could not clean the build root")
     _get_helper()(event, context)
 
 

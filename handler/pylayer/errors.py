@@ -46,3 +46,15 @@ class AwsCallFailed(ProviderError):
     """S3 or Lambda refused a call."""
 
     cause = "Aws"
+
+
+class StorageFull(ProviderError):
+    """/tmp (the function's ephemeral storage) ran out."""
+
+    cause = "StorageFull"
+
+
+class OutOfTime(ProviderError):
+    """Too little of the Lambda's time is left to finish safely."""
+
+    cause = "OutOfTime"

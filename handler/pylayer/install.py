@@ -16,32 +16,35 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigurationError, InstallFailed
+from .errors import ConfigurationError, InstallFailed, StorageFull
+from .index import Index, scrub
 from .properties import clip
 from .target import Target
 
 INSTALLERS = ("uv", "pip")
 # Variables the installer may see; anything else (AWS credentials above all)
 # stays out of its environment.
-_PASS_ENV = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR",
+_PASS_ENV = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR", "UV_HTTP_TIMEOUT", "UV_HTTP_RETRIES",
              "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+SDIST_HINT = "source distributions are not allowed (provider parameter AllowSourceDistributions)"
 
 
 @dataclass(frozen=True)
 class Command:
-    argv: tuple[str, ...]
-    env: Mapping[str, str] = field(default_factory=dict)
+    argv: tuple[str, ...] = field(repr=False)  # pip's may hold index credentials
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold index credentials
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
-def plan_uv(uv: str, requirements: Sequence[str], target: Target, dest: Path,
-            cache_dir: Path, python: str = sys.executable) -> Command:
+def plan_uv(uv: str, requirements: Sequence[str], target: Target, dest: Path, cache_dir: Path,
+            index: Index = Index(), allow_sdist: bool = False, python: str = sys.executable) -> Command:
     argv = (
         uv, "pip", "install",
         "--target", str(dest),
         "--python", python,
         "--python-version", target.python_version,
         "--python-platform", target.uv_platform,
-        "--only-binary", ":all:",
+        *(() if allow_sdist else ("--only-binary", ":all:")),
         "--no-config",
         "--link-mode", "copy",
         "--color", "never",
@@ -54,11 +57,13 @@ def plan_uv(uv: str, requirements: Sequence[str], target: Target, dest: Path,
         "UV_PYTHON_DOWNLOADS": "never",
         "HOME": str(cache_dir.parent),
     }
-    return Command(argv, env)
+    if index.url:
+        env["UV_DEFAULT_INDEX"] = index.authenticated_url  # in the environment, never in argv
+    return Command(argv, env, index.secrets)
 
 
-def plan_pip(requirements: Sequence[str], target: Target, dest: Path,
-             cache_dir: Path, python: str = sys.executable) -> Command:
+def plan_pip(requirements: Sequence[str], target: Target, dest: Path, cache_dir: Path,
+             index: Index = Index(), python: str = sys.executable) -> Command:
     platforms = [arg for tag in target.pip_platforms for arg in ("--platform", tag)]
     argv = (
         python, "-m", "pip", "install",
@@ -66,16 +71,18 @@ def plan_pip(requirements: Sequence[str], target: Target, dest: Path,
         *platforms,
         "--implementation", "cp",
         "--python-version", target.python_version,
+        # pip refuses --platform without --only-binary; sdists are never possible with it.
         "--only-binary=:all:",
         "--no-compile",
         "--disable-pip-version-check",
         "--no-input",
-        "--isolated",
+        "--isolated",  # no configuration files or PIP_* variables but ours
+        *(("--index-url", index.authenticated_url) if index.url else ()),
         "--",
         *requirements,
     )
     env = {"PIP_CACHE_DIR": str(cache_dir), "HOME": str(cache_dir.parent)}
-    return Command(argv, env)
+    return Command(argv, env, index.secrets)
 
 
 def find_uv(environ: Mapping[str, str] = os.environ) -> str:
@@ -101,23 +108,30 @@ def run(command: Command, target: Target, timeout: float) -> str:
     """Run the installer; returns its output, raises InstallFailed with a short reason."""
     env = {k: v for k, v in os.environ.items() if k in _PASS_ENV}
     env.update(command.env)
+    if timeout < 1:
+        raise InstallFailed(f"Installing for {target.describe()} had no time left before the Lambda timeout.")
     try:
         done = subprocess.run(  # noqa: S603 - fixed argv, validated requirements, no shell
-            command.argv, env=env, capture_output=True, text=True, timeout=max(timeout, 1.0),
-            check=False,
+            command.argv, env=env, capture_output=True, text=True, timeout=timeout, check=False,
         )
     except subprocess.TimeoutExpired:
         raise InstallFailed(
-            f"Installing for {target.describe()} did not finish in {int(timeout)} s.",
+            f"Installing for {target.describe()} did not finish in {int(timeout)} s "
+            "(the time left before the Lambda timeout).",
         ) from None
     except OSError as exc:
         raise ConfigurationError(f"The installer could not start: {exc.strerror}.", str(exc)) from None
+    stderr = scrub(done.stderr, command.secrets)
     if done.returncode != 0:
-        raise InstallFailed(summarize_failure(done.stderr, target), done.stderr[-8000:])
-    return done.stdout + done.stderr
+        if "No space left on device" in stderr:
+            raise StorageFull(f"/tmp filled up while installing for {target.describe()}: "
+                              "raise the provider's EphemeralStorageSize.", stderr[-8000:])
+        raise InstallFailed(summarize_failure(stderr, target), stderr[-8000:])
+    return scrub(done.stdout, command.secrets) + stderr
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_NO_WHEEL = re.compile(r"(?P<package>[A-Za-z0-9][A-Za-z0-9._-]*(?:==\S+)?) has no (?:usable )?wheels")
 
 
 def summarize_failure(stderr: str, target: Target) -> str:
@@ -125,12 +139,17 @@ def summarize_failure(stderr: str, target: Target) -> str:
     text = _ANSI.sub("", stderr)
     lines = [line.strip(" ×╰─▶│\t") for line in text.splitlines()]
     lines = [line for line in lines if line]
+    no_wheel = _NO_WHEEL.search(text)
+    if no_wheel and "building from source is disabled" in text:
+        return clip(f"No wheel of {no_wheel['package']} for {target.describe()}; {SDIST_HINT}.", 300)
     # uv puts the explanation in a "Because ..." line under its "error:" line;
-    # pip in its last "ERROR:" line.
+    # pip in its last "ERROR:" line; network failures in a chain of "cause:" lines.
     explanation = next((line for line in lines if "Because " in line), "")
+    causes = [line.removeprefix("cause: ") for line in lines if line.startswith("cause: ")]
+    if not explanation and causes:
+        explanation = causes[0] if len(causes) == 1 else f"{causes[0]} ({causes[-1]})"
     if not explanation:
         errors = [line for line in lines if line.startswith(("ERROR: ", "error: "))]
         explanation = errors[-1] if errors else (lines[-1] if lines else "the installer failed")
-    explanation = explanation.removeprefix("cause: ")
-    explanation = explanation.removeprefix("ERROR: ").removeprefix("error: ")
+    explanation = explanation.removeprefix("cause: ").removeprefix("ERROR: ").removeprefix("error: ")
     return f"Install failed for {target.describe()}: {clip(explanation, 300)}"

@@ -1,22 +1,28 @@
-"""What Create, Update and Delete do, on a parsed spec.
+"""What Create, Update and Delete do.
 
-The steps (install -> archive -> upload -> publish) run in a fresh work
-directory that is removed whatever happens: a warm Lambda container keeps
-/tmp between invocations.
+Each request first looks for a version this resource already published from
+the same spec (see ``plan``): a retried event, a rollback and an Update that
+changes nothing answer with it instead of publishing again. Otherwise the
+steps (install -> archive -> upload -> publish) run in a fresh work directory
+that is removed whatever happens: a warm Lambda container keeps /tmp.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from . import archive, install
+from . import archive, install, plan
+from .errors import OutOfTime, StorageFull
+from .index import Index, credentials_from_secret
 from .properties import LayerSpec, parse
 from .settings import Settings
 from .store import LayerVersionRef, Published, parse_version_arn
@@ -25,18 +31,39 @@ log = logging.getLogger(__name__)
 
 # Seconds kept back from the Lambda deadline for zip, upload, publish and the answer.
 RESERVE_SECONDS = 60.0
+# Below this, publishing is not started: a version published after the answer
+# went out (crhelper answers FAILED just before the deadline) would leak.
+PUBLISH_MARGIN_SECONDS = 20.0
 
 
 class Store(Protocol):
     def upload(self, path: Path, key: str) -> bool: ...
-    def publish(self, spec: LayerSpec, key: str) -> Published: ...
-    def delete(self, ref: LayerVersionRef) -> bool: ...
+    def publish(self, spec: LayerSpec, key: str, description: str) -> Published: ...
+    def versions(self, layer_name: str) -> list[plan.Existing]: ...
+    def get(self, ref: LayerVersionRef) -> Published | None: ...
+    def delete(self, ref: LayerVersionRef) -> None: ...
+    def secret(self, secret_id: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the core needs of a CloudFormation event."""
+
+    properties: object
+    stack_id: str
+    logical_id: str
+    physical_id: str | None = None
+
+    @property
+    def owner(self) -> str:
+        return plan.owner_key(self.stack_id, self.logical_id)
 
 
 @dataclass(frozen=True)
 class Outcome:
     physical_id: str
     data: dict[str, str]
+    reused: bool = False
     packages: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -46,7 +73,7 @@ def artifact_key(archive_sha256: str) -> str:
     return f"layers/sha256/{archive_sha256}.zip"
 
 
-def attributes(published: Published, built: archive.Archive) -> dict[str, str]:
+def attributes(published: Published, unzipped_size: int) -> dict[str, str]:
     """Fn::GetAtt values. Strings, like everything CloudFormation reads."""
     return {
         "LayerVersionArn": published.arn,
@@ -54,80 +81,168 @@ def attributes(published: Published, built: archive.Archive) -> dict[str, str]:
         "Version": str(published.version),
         "CodeSha256": published.code_sha256,
         "CodeSize": str(published.code_size),
-        "UnzippedSize": str(built.unzipped_size),
+        "UnzippedSize": str(unzipped_size),
     }
 
 
 class Provider:
     def __init__(self, settings: Settings, store: Store,
-                 remaining_seconds: Callable[[], float] = lambda: 900.0) -> None:
+                 remaining_seconds: Callable[[], float] = lambda: 900.0,
+                 account: str | None = None) -> None:
         self.settings = settings
         self.store = store
         self.remaining_seconds = remaining_seconds
+        self.account = account
 
-    def create(self, properties: object) -> Outcome:
-        return self.build(parse(properties, self.settings.defaults))
+    def create(self, request: Request) -> Outcome:
+        return self.apply(request)
 
-    def update(self, properties: object) -> Outcome:
+    def update(self, request: Request) -> Outcome:
         # The old version stays: CloudFormation deletes it in cleanup, and
         # needs it on rollback.
-        return self.build(parse(properties, self.settings.defaults))
+        return self.apply(request)
 
-    def delete(self, physical_id: str) -> bool:
-        """Delete the version the id names. False if there was nothing to delete."""
-        ref = parse_version_arn(physical_id)
+    def apply(self, request: Request) -> Outcome:
+        spec = parse(request.properties, self.settings.defaults)
+        version_key = plan.version_key(spec, self.settings.build_options)
+        matches = plan.owned_matches(self.store.versions(spec.layer_name), version_key, request.owner)
+        chosen = plan.choose(matches, request.physical_id)
+        if chosen is not None:
+            reused = self._reuse(chosen)
+            if reused is not None:
+                return reused
+        self.settings.check_build()
+        return self.build(spec, version_key, request.owner)
+
+    def _reuse(self, chosen: plan.Existing) -> Outcome | None:
+        ref = parse_version_arn(chosen.arn)
+        details = self.store.get(ref) if ref else None
+        marker = plan.read_marker(details.description) if details else None
+        if details is None or marker is None:
+            return None
+        log.info("Reusing %s: this resource already published it from the same spec", details.arn)
+        return Outcome(details.arn, attributes(details, marker.unzipped_size), reused=True)
+
+    def delete(self, request: Request) -> bool:
+        """Delete the version the id names, if it is this resource's. False if nothing was deleted."""
+        ref = parse_version_arn(request.physical_id)
         if ref is None:
             # A failed Create leaves crhelper's made-up id: nothing was published.
             log.info("Physical id is not a layer version ARN; nothing to delete")
             return False
-        deleted = self.store.delete(ref)
-        log.info("Layer version %s %s", ref.arn, "deleted" if deleted else "was already gone")
-        return deleted
+        foreign_account = bool(self.account) and ref.account != self.account
+        foreign_region = bool(self.settings.region) and ref.region != self.settings.region
+        if foreign_account or foreign_region:
+            log.warning("Not deleting %s: the provider publishes only in its own account and region", ref.arn)
+            return False
+        details = self.store.get(ref)
+        if details is None:
+            log.info("Layer version %s was already gone", ref.arn)
+            return False
+        marker = plan.read_marker(details.description)
+        if marker is not None and marker.owner != request.owner:
+            log.warning("Not deleting %s: it belongs to another resource", ref.arn)
+            return False
+        self.store.delete(ref)
+        log.info("Deleted layer version %s", ref.arn)
+        return True
 
-    def build(self, spec: LayerSpec) -> Outcome:
+    def build(self, spec: LayerSpec, version_key: str, owner: str) -> Outcome:
         timings: dict[str, float] = {}
-        self.settings.require_bucket()
-        self.settings.build_root.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix="build-", dir=self.settings.build_root))
-        try:
+        with self._workdir() as workdir, _storage_guard(self.settings):
             started = time.monotonic()
             self._install(spec, workdir / "python")
             timings["install"] = time.monotonic() - started
 
             started = time.monotonic()
             entries = archive.collect(workdir / "python")
-            archive.check_size(entries)
-            built = archive.write_zip(entries, workdir / "layer.zip")
+            unzipped = archive.check_size(entries)
+            with _storage_guard(self.settings, needed=unzipped):
+                built = archive.write_zip(entries, workdir / "layer.zip")
             timings["zip"] = time.monotonic() - started
 
+            self._check_time("uploading")
             started = time.monotonic()
             key = artifact_key(built.sha256)
             self.store.upload(built.path, key)
             timings["upload"] = time.monotonic() - started
 
+            self._check_time("publishing")
             started = time.monotonic()
-            published = self.store.publish(spec, key)
+            marker = plan.Marker(version_key, owner, built.unzipped_size)
+            published = self.store.publish(spec, key, plan.describe(spec.description, marker))
+            self._drop_duplicates(spec, version_key, owner, keep=published.arn)
             timings["publish"] = time.monotonic() - started
+
             packages = tuple(archive.installed_distributions(entries))
             log.info("Published %s: %d bytes zipped, %d unzipped, %s", published.arn,
-                     published.code_size, built.unzipped_size, ", ".join(packages))
-            return Outcome(published.arn, attributes(published, built), packages, timings)
+                     published.code_size, built.unzipped_size, ", ".join(packages),
+                     extra={"timings": {k: round(v, 3) for k, v in timings.items()}})
+            return Outcome(published.arn, attributes(published, built.unzipped_size), False, packages, timings)
+
+    def _drop_duplicates(self, spec: LayerSpec, version_key: str, owner: str, keep: str) -> None:
+        """A publish that boto3 retried after a lost answer can leave a twin: delete it."""
+        for twin in plan.owned_matches(self.store.versions(spec.layer_name), version_key, owner):
+            ref = parse_version_arn(twin.arn)
+            if twin.arn != keep and ref is not None:
+                log.warning("Deleting %s, a duplicate publish of %s", twin.arn, keep)
+                self.store.delete(ref)
+
+    def _check_time(self, step: str) -> None:
+        left = self.remaining_seconds()
+        if left < PUBLISH_MARGIN_SECONDS:
+            raise OutOfTime(f"Stopped before {step}: only {int(left)} s were left before the Lambda timeout. "
+                            "Nothing was published; retry, or make the layer smaller.")
+
+    @contextmanager
+    def _workdir(self) -> Iterator[Path]:
+        self.settings.build_root.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix="build-", dir=self.settings.build_root))
+        try:
+            yield workdir
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _install(self, spec: LayerSpec, dest: Path) -> None:
         cache = self.settings.cache_root / self.settings.installer
         cache.mkdir(parents=True, exist_ok=True)
+        index = self._index()
         if self.settings.installer == "pip":
-            command = install.plan_pip(spec.requirements, spec.target, dest, cache)
+            command = install.plan_pip(spec.requirements, spec.target, dest, cache, index)
         else:
-            command = install.plan_uv(install.find_uv(), spec.requirements, spec.target, dest, cache)
+            command = install.plan_uv(install.find_uv(), spec.requirements, spec.target, dest, cache,
+                                      index, self.settings.allow_sdist)
         timeout = self.remaining_seconds() - RESERVE_SECONDS
         log.info("Installing %s for %s", " ".join(spec.requirements), spec.target.describe())
         output = install.run(command, spec.target, timeout)
         log.debug("Installer output: %s", output[-4000:])
-        if not dest.is_dir():
-            dest.mkdir(parents=True)
+        dest.mkdir(parents=True, exist_ok=True)
+
+    def _index(self) -> Index:
+        if not self.settings.index_url:
+            return Index()
+        if not self.settings.index_secret:
+            return Index(self.settings.index_url)
+        username, password = credentials_from_secret(self.store.secret(self.settings.index_secret))
+        return Index(self.settings.index_url, username, password)
+
+
+@contextmanager
+def _storage_guard(settings: Settings, needed: int = 0) -> Iterator[None]:
+    """Turn ENOSPC into a reason that names /tmp's size and what the layer needs."""
+    try:
+        yield
+    except StorageFull:
+        shutil.rmtree(settings.cache_root, ignore_errors=True)  # only a cache: make room for the next build
+        raise
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        total = shutil.disk_usage(settings.work_root).total if settings.work_root.exists() else 0
+        shutil.rmtree(settings.cache_root, ignore_errors=True)
+        need = f"; the layer needs about {archive.megabytes(needed * 2)} (files and zip)" if needed else ""
+        raise StorageFull(f"/tmp is full ({archive.megabytes(total)} of ephemeral storage){need}: "
+                          "raise the provider's EphemeralStorageSize.", str(exc)) from None
 
 
 def clean_build_root(settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""The provider's configuration, read once from the function's environment."""
+"""The provider's configuration, read once per invocation from the function's environment."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigurationError
+from .index import validate_url
 from .install import INSTALLERS
+from .plan import BuildOptions
 from .properties import Defaults
 
 _MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+_TRUE = ("true", "1", "yes")
+_FALSE = ("false", "0", "no", "")
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,10 @@ class Settings:
     installer: str
     defaults: Defaults
     cache_dir: Path | None = None
+    index_url: str = ""
+    index_secret: str = ""
+    allow_sdist: bool = False
+    problem: str = ""  # a configuration error; it fails builds, never a Delete
 
     @property
     def build_root(self) -> Path:
@@ -35,25 +43,46 @@ class Settings:
         """The installer's download cache: kept between builds of a warm container."""
         return self.cache_dir or self.work_root / "cache"
 
-    def require_bucket(self) -> str:
+    @property
+    def build_options(self) -> BuildOptions:
+        return BuildOptions(self.installer, self.index_url, self.allow_sdist)
+
+    def check_build(self) -> None:
+        """Raise what keeps this provider from building (a Delete needs none of it)."""
+        if self.problem:
+            raise ConfigurationError(self.problem)
         if not self.bucket:
             raise ConfigurationError("The provider has no LAYER_BUCKET configured.")
-        return self.bucket
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        # A missing bucket fails builds (see require_bucket), never a Delete.
-        bucket = environ.get("LAYER_BUCKET", "").strip()
+        """Never raises: a bad value is kept as ``problem`` for check_build."""
+        problems: list[str] = []
         installer = environ.get("INSTALLER", "uv").strip() or "uv"
         if installer not in INSTALLERS:
-            raise ConfigurationError(f"INSTALLER must be one of {', '.join(INSTALLERS)}.")
+            problems.append(f"INSTALLER must be one of {', '.join(INSTALLERS)}.")
+            installer = "uv"
+        allow_sdist = environ.get("ALLOW_SOURCE_DISTRIBUTIONS", "false").strip().lower()
+        if allow_sdist not in _TRUE + _FALSE:
+            problems.append("ALLOW_SOURCE_DISTRIBUTIONS must be true or false.")
+        elif allow_sdist in _TRUE and installer == "pip":
+            problems.append("ALLOW_SOURCE_DISTRIBUTIONS needs INSTALLER=uv: pip cannot cross-build them.")
+        try:
+            index_url = validate_url(environ.get("PACKAGE_INDEX_URL", ""))
+        except ConfigurationError as exc:
+            problems.append(exc.reason)
+            index_url = ""
         return cls(
-            bucket=bucket,
+            bucket=environ.get("LAYER_BUCKET", "").strip(),
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
             work_root=Path(environ.get("PYLAYER_WORK_ROOT", "/tmp/pylayer")),  # noqa: S108 - Lambda's only writable place
             installer=installer,
             defaults=own_defaults(environ),
             cache_dir=Path(environ["PYLAYER_CACHE_DIR"]) if environ.get("PYLAYER_CACHE_DIR") else None,
+            index_url=index_url,
+            index_secret=environ.get("PACKAGE_INDEX_SECRET_ARN", "").strip(),
+            allow_sdist=allow_sdist in _TRUE,
+            problem=" ".join(problems),
         )
 
 

@@ -1,4 +1,4 @@
-"""The thin adapter over S3 and Lambda. Clients are made on first use, never at import."""
+"""The thin adapter over S3, Lambda and Secrets Manager. Clients are made on first use, never at import."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AwsCallFailed
+from .plan import Existing
 from .properties import LayerSpec
 
 LAYER_VERSION_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"layer:(?P<name>[A-Za-z0-9_-]{1,140}):(?P<version>[1-9]\d{0,9})$"
+    r"arn:(?P<partition>aws[a-z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"layer:(?P<name>[A-Za-z0-9_-]{1,140}):(?P<version>[1-9]\d{0,9})"
 )
+THROTTLING = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "SlowDown",
+                        "RequestLimitExceeded", "503"})
+DEFAULT_MAX_ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
@@ -46,19 +50,32 @@ class Published:
     version: int
     code_sha256: str
     code_size: int
+    description: str = ""
 
 
-def _code(error: Exception) -> str:
+def error_code(error: Exception) -> str:
     response = getattr(error, "response", None) or {}
     return str(response.get("Error", {}).get("Code", type(error).__name__))
 
 
-class LayerStore:
-    """S3 artifacts and Lambda layer versions, with boto3's standard retries."""
+def _explain(action: str, error: Exception, attempts: int) -> AwsCallFailed:
+    code = error_code(error)
+    if code in THROTTLING:
+        return AwsCallFailed(f"{action} failed: {code} (throttled, still after {attempts} attempts). "
+                             "Retry the deployment.", str(error))
+    if code in ("AccessDenied", "AccessDeniedException", "403"):
+        return AwsCallFailed(f"{action} failed: {code}. Check the provider role's permissions.", str(error))
+    return AwsCallFailed(f"{action} failed: {code}.", str(error))
 
-    def __init__(self, bucket: str, region: str | None = None, session: Any = None) -> None:
+
+class LayerStore:
+    """S3 artifacts and Lambda layer versions, with boto3's standard retries (backoff with jitter)."""
+
+    def __init__(self, bucket: str, region: str | None = None, session: Any = None,
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> None:
         self.bucket = bucket
         self.region = region
+        self.max_attempts = max_attempts
         self._session = session
         self._clients: dict[tuple[str, str | None], Any] = {}
 
@@ -69,81 +86,101 @@ class LayerStore:
             from botocore.config import Config
 
             session = self._session or boto3.session.Session()
-            config = Config(retries={"mode": "standard", "max_attempts": 6},
+            config = Config(retries={"mode": "standard", "max_attempts": self.max_attempts},
                             connect_timeout=10, read_timeout=120)
             make_client: Any = session.client  # boto3's overloads want a literal service name
             self._clients[key] = make_client(service, region_name=key[1], config=config)
         return self._clients[key]
 
-    def upload(self, path: Path, key: str) -> bool:
-        """Put the archive under key unless it is already there. True if uploaded."""
-        s3 = self._client("s3")
+    def _call(self, action: str, service: str, operation: str, region: str | None = None,
+              **request: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            try:
-                s3.head_object(Bucket=self.bucket, Key=key)
-                return False
-            except ClientError as exc:
-                if _code(exc) not in ("404", "NoSuchKey", "NotFound"):
-                    raise
-            s3.upload_file(str(path), self.bucket, key)
-            return True
+            return getattr(self._client(service, region), operation)(**request)
         except (ClientError, BotoCoreError) as exc:
-            raise AwsCallFailed(
-                f"Uploading the layer archive to s3://{self.bucket} failed: {_code(exc)}.", str(exc)
-            ) from None
+            raise _explain(action, exc, self.max_attempts) from None
 
-    def publish(self, spec: LayerSpec, key: str) -> Published:
-        from botocore.exceptions import BotoCoreError, ClientError
+    def upload(self, path: Path, key: str) -> bool:
+        """Put the archive under key unless it is already there. True if uploaded."""
+        from botocore.exceptions import ClientError
 
+        action = f"Uploading the layer archive to s3://{self.bucket}"
+        try:
+            self._client("s3").head_object(Bucket=self.bucket, Key=key)
+            return False
+        except ClientError as exc:
+            if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                raise _explain(action, exc, self.max_attempts) from None
+        self._call(action, "s3", "upload_file", Filename=str(path), Bucket=self.bucket, Key=key)
+        return True
+
+    def publish(self, spec: LayerSpec, key: str, description: str) -> Published:
         request: dict[str, Any] = {
             "LayerName": spec.layer_name,
             "Content": {"S3Bucket": self.bucket, "S3Key": key},
             "CompatibleRuntimes": list(spec.compatible_runtimes),
             "CompatibleArchitectures": [spec.target.architecture],
+            "Description": description,
         }
-        if spec.description:
-            request["Description"] = spec.description
         if spec.license_info:
             request["LicenseInfo"] = spec.license_info
-        try:
-            answer = self._client("lambda").publish_layer_version(**request)
-        except (ClientError, BotoCoreError) as exc:
-            raise AwsCallFailed(
-                f"PublishLayerVersion for {spec.layer_name} failed: {_code(exc)}.", str(exc)
-            ) from None
-        return Published(
-            arn=answer["LayerVersionArn"],
-            layer_arn=answer["LayerArn"],
-            version=int(answer["Version"]),
-            code_sha256=answer["Content"]["CodeSha256"],
-            code_size=int(answer["Content"]["CodeSize"]),
-        )
+        answer = self._call(f"PublishLayerVersion for {spec.layer_name}", "lambda",
+                            "publish_layer_version", **request)
+        return _published(answer)
 
-    def delete(self, ref: LayerVersionRef) -> bool:
-        """Delete a version; False when it was already gone."""
+    def versions(self, layer_name: str) -> list[Existing]:
+        """Every existing version of a layer (none if the layer does not exist)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        client = self._client("lambda", ref.region)
+        found: list[Existing] = []
         try:
-            client.get_layer_version(LayerName=ref.layer_arn, VersionNumber=ref.version)
-        except ClientError as exc:
-            if _code(exc) == "ResourceNotFoundException":
-                return False
-            raise AwsCallFailed(f"GetLayerVersion for {ref.arn} failed: {_code(exc)}.", str(exc)) from None
-        except BotoCoreError as exc:
-            raise AwsCallFailed(f"GetLayerVersion for {ref.arn} failed.", str(exc)) from None
-        try:
-            client.delete_layer_version(LayerName=ref.layer_arn, VersionNumber=ref.version)
+            pages = self._client("lambda").get_paginator("list_layer_versions").paginate(LayerName=layer_name)
+            for page in pages:
+                found += [Existing(v["LayerVersionArn"], int(v["Version"]), v.get("Description", ""))
+                          for v in page.get("LayerVersions", [])]
         except (ClientError, BotoCoreError) as exc:
-            raise AwsCallFailed(f"DeleteLayerVersion for {ref.arn} failed: {_code(exc)}.", str(exc)) from None
-        return True
+            if error_code(exc) == "ResourceNotFoundException":
+                return []
+            raise _explain(f"ListLayerVersions for {layer_name}", exc, self.max_attempts) from None
+        return found
 
-    def versions(self, layer_name: str) -> list[str]:
-        """ARNs of the existing versions of a layer (for checks and the demo)."""
-        client = self._client("lambda")
-        arns: list[str] = []
-        for page in client.get_paginator("list_layer_versions").paginate(LayerName=layer_name):
-            arns += [v["LayerVersionArn"] for v in page.get("LayerVersions", [])]
-        return arns
+    def get(self, ref: LayerVersionRef) -> Published | None:
+        """The version's details, or None when it does not exist."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            answer = self._client("lambda", ref.region).get_layer_version(
+                LayerName=ref.layer_arn, VersionNumber=ref.version)
+        except (ClientError, BotoCoreError) as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                return None
+            raise _explain(f"GetLayerVersion for {ref.arn}", exc, self.max_attempts) from None
+        return _published(answer)
+
+    def delete(self, ref: LayerVersionRef) -> None:
+        """Delete a version; one that is already gone counts as deleted."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._client("lambda", ref.region).delete_layer_version(LayerName=ref.layer_arn,
+                                                                    VersionNumber=ref.version)
+        except (ClientError, BotoCoreError) as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise _explain(f"DeleteLayerVersion for {ref.arn}", exc, self.max_attempts) from None
+
+    def secret(self, secret_id: str) -> str:
+        answer = self._call("Reading the package index secret", "secretsmanager", "get_secret_value",
+                            SecretId=secret_id)
+        return str(answer.get("SecretString") or "")
+
+
+def _published(answer: dict[str, Any]) -> Published:
+    return Published(
+        arn=answer["LayerVersionArn"],
+        layer_arn=answer["LayerArn"],
+        version=int(answer["Version"]),
+        code_sha256=answer["Content"]["CodeSha256"],
+        code_size=int(answer["Content"]["CodeSize"]),
+        description=answer.get("Description", ""),
+    )

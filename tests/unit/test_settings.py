@@ -6,29 +6,50 @@ from pathlib import Path
 import pytest
 
 from pylayer.errors import ConfigurationError
+from pylayer.plan import BuildOptions
 from pylayer.settings import Settings, own_defaults
 
 
 def test_settings_from_the_functions_environment() -> None:
     settings = Settings.from_env({"LAYER_BUCKET": "b", "AWS_REGION": "eu-west-1",
                                   "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13"})
-    assert settings.require_bucket() == "b"
+    settings.check_build()
+    assert settings.bucket == "b"
     assert settings.region == "eu-west-1"
     assert settings.installer == "uv"
     assert settings.build_root == Path("/tmp/pylayer/builds")
     assert settings.cache_root == Path("/tmp/pylayer/cache")
     assert settings.defaults.runtime == "python3.13"
+    assert settings.build_options == BuildOptions("uv", "", False)
+
+
+def test_the_package_index_and_source_distributions_are_provider_settings() -> None:
+    settings = Settings.from_env({"LAYER_BUCKET": "b", "PACKAGE_INDEX_URL": "https://pkgs.example.com/simple/",
+                                  "PACKAGE_INDEX_SECRET_ARN": "arn:secret", "ALLOW_SOURCE_DISTRIBUTIONS": "True"})
+    settings.check_build()
+    assert settings.build_options == BuildOptions("uv", "https://pkgs.example.com/simple/", True)
+    assert settings.index_secret == "arn:secret"
 
 
 def test_a_missing_bucket_fails_only_when_a_build_needs_it() -> None:
     settings = Settings.from_env({})
     with pytest.raises(ConfigurationError, match="no LAYER_BUCKET"):
-        settings.require_bucket()
+        settings.check_build()
 
 
-def test_an_unknown_installer_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigurationError, match="INSTALLER must be one of uv, pip"):
-        Settings.from_env({"LAYER_BUCKET": "b", "INSTALLER": "conda"})
+@pytest.mark.parametrize(("environ", "message"), [
+    ({"INSTALLER": "conda"}, "INSTALLER must be one of uv, pip"),
+    ({"ALLOW_SOURCE_DISTRIBUTIONS": "maybe"}, "must be true or false"),
+    ({"ALLOW_SOURCE_DISTRIBUTIONS": "true", "INSTALLER": "pip"}, "needs INSTALLER=uv"),
+    ({"PACKAGE_INDEX_URL": "ftp://x/simple"}, "must be an http(s) URL"),
+    ({"PACKAGE_INDEX_URL": "https://user:pw@x/simple"}, "must not hold credentials"),
+])
+def test_bad_configuration_fails_builds_but_never_reading_the_settings(environ: dict[str, str],
+                                                                     message: str) -> None:
+    settings = Settings.from_env({"LAYER_BUCKET": "b", **environ})  # a Delete still works
+    with pytest.raises(ConfigurationError) as caught:
+        settings.check_build()
+    assert message in caught.value.reason
 
 
 def test_defaults_outside_lambda_are_this_interpreter_and_machine() -> None:
