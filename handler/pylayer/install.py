@@ -131,6 +131,7 @@ def run(command: Command, target: Target, timeout: float) -> str:
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_INDEX_REFUSED = re.compile(r"lack of valid authentication credentials \((?P<status>40[13][^)]*)\)")
 _NO_WHEEL = re.compile(r"(?P<package>[A-Za-z0-9][A-Za-z0-9._-]*(?:==\S+)?) has no (?:usable )?wheels")
 
 
@@ -142,14 +143,22 @@ def summarize_failure(stderr: str, target: Target) -> str:
     no_wheel = _NO_WHEEL.search(text)
     if no_wheel and "building from source is disabled" in text:
         return clip(f"No wheel of {no_wheel['package']} for {target.describe()}; {SDIST_HINT}.", 300)
+    refused = _INDEX_REFUSED.search(text)
+    if refused:
+        return (f"Install failed for {target.describe()}: the package index refused the provider's "
+                f"credentials ({refused['status']}); check the index secret.")
     # uv puts the explanation in a "Because ..." line under its "error:" line;
     # pip in its last "ERROR:" line; network failures in a chain of "cause:" lines.
     explanation = next((line for line in lines if "Because " in line), "")
     causes = [line.removeprefix("cause: ") for line in lines if line.startswith("cause: ")]
-    if not explanation and causes:
-        explanation = causes[0] if len(causes) == 1 else f"{causes[0]} ({causes[-1]})"
+    errors = [line for line in lines if line.startswith(("ERROR: ", "error: "))]
+    if not explanation and errors:
+        explanation = errors[-1].removeprefix("ERROR: ").removeprefix("error: ")
+        if explanation.startswith("Request failed after") and causes:
+            explanation = causes[0]  # "... after 3 retries": the first cause says what
+        if causes and causes[-1] != explanation:
+            explanation = f"{explanation} ({causes[-1]})"  # the root cause: refused, DNS, TLS ...
     if not explanation:
-        errors = [line for line in lines if line.startswith(("ERROR: ", "error: "))]
-        explanation = errors[-1] if errors else (lines[-1] if lines else "the installer failed")
+        explanation = lines[-1] if lines else "the installer failed"
     explanation = explanation.removeprefix("cause: ").removeprefix("ERROR: ").removeprefix("error: ")
     return f"Install failed for {target.describe()}: {clip(explanation, 300)}"

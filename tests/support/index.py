@@ -1,0 +1,97 @@
+"""A private package index on loopback (PEP 503 simple API) that demands HTTP basic auth.
+
+It serves wheels built here, under names that PyPI does not have, so a
+successful install proves the files came from this index.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+
+def make_wheel(directory: Path, name: str, version: str, module_source: str) -> Path:
+    """A minimal, valid pure-Python wheel."""
+    module = name.replace("-", "_")
+    dist_info = f"{module}-{version}.dist-info"
+    files = {
+        f"{module}/__init__.py": module_source,
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},"
+        f"{len(text.encode())}\n" for path, text in files.items())
+    files[f"{dist_info}/RECORD"] = record + f"{dist_info}/RECORD,,\n"
+    path = directory / f"{module}-{version}-py3-none-any.whl"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for arcname, text in files.items():
+            zf.writestr(arcname, text)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+class PrivateIndex:
+    def __init__(self, wheels: list[Path], username: str, password: str) -> None:
+        self.wheels = {w.name: w for w in wheels}
+        expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        self.requests: list[tuple[str, bool]] = []  # (path, authorised)
+        index = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                self.answer(with_body=True)
+
+            def do_HEAD(self) -> None:  # noqa: N802 - uv asks HEAD before ranged reads
+                self.answer(with_body=False)
+
+            def answer(self, with_body: bool) -> None:
+                authorised = self.headers.get("Authorization") == expected
+                index.requests.append((self.path, authorised))
+                if not authorised:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="private"')
+                    self.end_headers()
+                    return
+                body, content_type = index.page(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                if with_body:
+                    self.wfile.write(body or b"")
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/simple/"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def page(self, path: str) -> tuple[bytes | None, str]:
+        parts = [p for p in path.split("?")[0].split("/") if p]
+        if parts[:1] == ["files"] and len(parts) == 2 and parts[1] in self.wheels:
+            return self.wheels[parts[1]].read_bytes(), "application/octet-stream"
+        if parts[:1] == ["simple"] and len(parts) == 2:
+            links = [
+                f'<a href="/files/{name}#sha256={hashlib.sha256(path.read_bytes()).hexdigest()}">{name}</a>'
+                for name, path in sorted(self.wheels.items())
+                if name.split("-")[0].replace("_", "-") == parts[1].replace("_", "-")]
+            if links:
+                return ("<html><body>" + "".join(links) + "</body></html>").encode(), "text/html"
+        return None, "text/plain"
+
+    def __enter__(self) -> PrivateIndex:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
