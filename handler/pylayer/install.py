@@ -37,7 +37,8 @@ class Command:
 
 
 def plan_uv(uv: str, requirements: Sequence[str], target: Target, dest: Path, cache_dir: Path,
-            index: Index = Index(), allow_sdist: bool = False, python: str = sys.executable) -> Command:
+            index: Index | None = None, allow_sdist: bool = False, python: str = sys.executable) -> Command:
+    index = index or Index()
     argv = (
         uv, "pip", "install",
         "--target", str(dest),
@@ -63,7 +64,8 @@ def plan_uv(uv: str, requirements: Sequence[str], target: Target, dest: Path, ca
 
 
 def plan_pip(requirements: Sequence[str], target: Target, dest: Path, cache_dir: Path,
-             index: Index = Index(), python: str = sys.executable) -> Command:
+             index: Index | None = None, python: str = sys.executable) -> Command:
+    index = index or Index()
     platforms = [arg for tag in target.pip_platforms for arg in ("--platform", tag)]
     argv = (
         python, "-m", "pip", "install",

@@ -75,7 +75,7 @@ class Settings:
         return cls(
             bucket=environ.get("LAYER_BUCKET", "").strip(),
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
-            work_root=Path(environ.get("PYLAYER_WORK_ROOT", "/tmp/pylayer")),  # noqa: S108 - Lambda's only writable place
+            work_root=Path(environ.get("PYLAYER_WORK_ROOT", "/tmp/pylayer")),
             installer=installer,
             defaults=own_defaults(environ),
             cache_dir=Path(environ["PYLAYER_CACHE_DIR"]) if environ.get("PYLAYER_CACHE_DIR") else None,

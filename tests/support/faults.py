@@ -40,7 +40,8 @@ def _error_response(url: str, service: str, fault: Fault) -> AWSResponse:
     else:
         body = json.dumps({"message": "injected", "Type": "User"}).encode()
         headers = {"x-amzn-ErrorType": fault.code, "content-type": "application/json"}
-    return AWSResponse(url, fault.status, headers, _Raw(body))
+    response_headers: Any = headers
+    return AWSResponse(url, fault.status, response_headers, _Raw(body))
 
 
 @dataclass
@@ -52,11 +53,12 @@ class Faults:
 
     def session(self) -> boto3.session.Session:
         session = boto3.session.Session()
-        session.events.register("before-send", self._before_send)
+        handler: Any = self._before_send  # botocore types handlers as returning None
+        session.events.register("before-send", handler)
         return session
 
-    def _before_send(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
-        _, service, operation = event_name.split(".", 2)
+    def _before_send(self, request: Any, event_name: str, **kwargs: Any) -> AWSResponse | None:
+        service, operation = event_name.split(".", 2)[1:]
         self.calls[operation] += 1
         queued = self.plan.get(operation) or []
         if not queued:

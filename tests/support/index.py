@@ -46,10 +46,10 @@ class PrivateIndex:
         index = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 self.answer(with_body=True)
 
-            def do_HEAD(self) -> None:  # noqa: N802 - uv asks HEAD before ranged reads
+            def do_HEAD(self) -> None:
                 self.answer(with_body=False)
 
             def answer(self, with_body: bool) -> None:

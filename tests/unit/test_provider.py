@@ -1,0 +1,149 @@
+"""The provider's decisions, with a fake store (no AWS, no installer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from pylayer import plan
+from pylayer.errors import OutOfTime
+from pylayer.properties import Defaults, LayerSpec, parse
+from pylayer.provider import Provider, Request
+from pylayer.settings import Settings
+from pylayer.store import LayerVersionRef, Published
+
+ACCOUNT = "123456789012"
+PROPS = {"LayerName": "deps", "Requirements": ["six==1.16.0"]}
+
+
+@dataclass
+class FakeStore:
+    versions_: dict[int, str] = field(default_factory=dict)  # version -> description
+    deleted: list[int] = field(default_factory=list)
+    published: list[str] = field(default_factory=list)
+
+    def arn(self, version: int) -> str:
+        return f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:deps:{version}"
+
+    def upload(self, path: Path, key: str) -> bool:
+        return True
+
+    def publish(self, spec: LayerSpec, key: str, description: str) -> Published:
+        version = max(self.versions_, default=0) + 1
+        self.versions_[version] = description
+        self.published.append(description)
+        return self._details(version)
+
+    def versions(self, layer_name: str) -> list[plan.Existing]:
+        return [plan.Existing(self.arn(v), v, d) for v, d in self.versions_.items()]
+
+    def get(self, ref: LayerVersionRef) -> Published | None:
+        return self._details(ref.version) if ref.version in self.versions_ else None
+
+    def delete(self, ref: LayerVersionRef) -> None:
+        self.deleted.append(ref.version)
+        self.versions_.pop(ref.version, None)
+
+    def secret(self, secret_id: str) -> str:
+        raise AssertionError("no secret configured")
+
+    def _details(self, version: int) -> Published:
+        return Published(self.arn(version), self.arn(version).rsplit(":", 1)[0], version, "c2hh", 10,
+                         self.versions_[version])
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+def provider(store: FakeStore, tmp_path: Path, remaining: float = 900.0) -> Provider:
+    settings = Settings("bucket", "us-east-1", tmp_path, "uv", Defaults("python3.12", "arm64"))
+    return Provider(settings, store, remaining_seconds=lambda: remaining, account=ACCOUNT)
+
+
+def request(physical_id: str | None = None, logical_id: str = "Layer", **props: object) -> Request:
+    return Request({**PROPS, **props}, "arn:aws:cloudformation:us-east-1:1:stack/s/1", logical_id, physical_id)
+
+
+def seed(store: FakeStore, prov: Provider, req: Request, version: int, unzipped: int = 123) -> str:
+    """A version as a previous build of ``req`` would have published it."""
+    key = plan.version_key(parse(req.properties, prov.settings.defaults), prov.settings.build_options)
+    store.versions_[version] = plan.describe("", plan.Marker(key, req.owner, unzipped))
+    return store.arn(version)
+
+
+def test_a_retried_create_answers_with_the_version_it_already_published(store: FakeStore, tmp_path: Path) -> None:
+    prov = provider(store, tmp_path)
+    arn = seed(store, prov, request(), 1, unzipped=4242)
+
+    outcome = prov.create(request())
+
+    assert outcome.reused
+    assert outcome.physical_id == arn
+    assert outcome.data["UnzippedSize"] == "4242"
+    assert store.published == []
+
+
+def test_a_version_of_another_resource_is_never_adopted(store: FakeStore, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    prov = provider(store, tmp_path)
+    seed(store, prov, request(logical_id="Other"), 1)
+    built: list[str] = []
+    monkeypatch.setattr(prov, "build", lambda spec, key, owner: built.append(owner))
+
+    prov.create(request())
+
+    assert built == [request().owner]
+
+
+def test_delete_skips_versions_of_other_resources_accounts_and_regions(store: FakeStore, tmp_path: Path) -> None:
+    prov = provider(store, tmp_path)
+    theirs = seed(store, prov, request(logical_id="Other"), 1)
+
+    assert prov.delete(request(physical_id=theirs)) is False
+    assert prov.delete(request(physical_id=theirs.replace(ACCOUNT, "999999999999"))) is False
+    assert prov.delete(request(physical_id=theirs.replace("us-east-1", "eu-west-1"))) is False
+    assert store.deleted == []
+
+
+def test_delete_removes_its_own_version_once(store: FakeStore, tmp_path: Path) -> None:
+    prov = provider(store, tmp_path)
+    mine = seed(store, prov, request(), 1)
+
+    assert prov.delete(request(physical_id=mine)) is True
+    assert prov.delete(request(physical_id=mine)) is False
+    assert store.deleted == [1]
+
+
+def test_nothing_is_published_when_too_little_time_is_left(store: FakeStore, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    prov = provider(store, tmp_path, remaining=15.0)
+    monkeypatch.setattr(prov, "_install", lambda spec, dest: dest.mkdir(parents=True))
+
+    with pytest.raises(OutOfTime) as caught:
+        prov.create(request())
+
+    assert caught.value.reason.startswith("Stopped before uploading: only 15 s were left")
+    assert store.published == []
+    assert list((tmp_path / "builds").iterdir()) == []
+
+
+def test_a_duplicate_publish_is_deleted(store: FakeStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prov = provider(store, tmp_path)
+    monkeypatch.setattr(prov, "_install", lambda spec, dest: dest.mkdir(parents=True))
+    original_publish = store.publish
+
+    def publish_twice(spec: LayerSpec, key: str, description: str) -> Published:
+        original_publish(spec, key, description)  # the publish whose answer was lost
+        return original_publish(spec, key, description)
+
+    monkeypatch.setattr(store, "publish", publish_twice)
+
+    outcome = prov.create(request())
+
+    assert outcome.physical_id == store.arn(2)
+    assert store.deleted == [1]
+    assert list(store.versions_) == [2]
