@@ -126,10 +126,19 @@ def run(command: Command, target: Target, timeout: float) -> str:
     stderr = scrub(done.stderr, command.secrets)
     if done.returncode != 0:
         if "No space left on device" in stderr:
-            raise StorageFull(f"/tmp filled up while installing for {target.describe()}: "
-                              "raise the provider's EphemeralStorageSize.", stderr[-8000:])
+            raise StorageFull(f"/tmp filled up while installing for {target.describe()}"
+                              f"{_written(command)}: raise the provider's EphemeralStorageSize.", stderr[-8000:])
         raise InstallFailed(summarize_failure(stderr, target), stderr[-8000:])
     return scrub(done.stdout, command.secrets) + stderr
+
+
+def _written(command: Command) -> str:
+    """How much the install had written when /tmp ran out: a floor for what the layer needs."""
+    if "--target" not in command.argv:
+        return ""
+    target = Path(command.argv[command.argv.index("--target") + 1])
+    size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) if target.is_dir() else 0
+    return f" (after {size / 1_000_000:.1f} MB of files; the layer needs more)" if size else ""
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

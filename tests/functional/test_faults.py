@@ -155,15 +155,20 @@ def fake_installer(directory: Path, body: str) -> Path:
 def test_tmp_filling_up_during_install_names_ephemeral_storage(
         cfn: Cloudformation, moto_endpoint: str, work_root: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    uv = fake_installer(tmp_path, "sys.stderr.write('error: Failed to write: No space left on device "
+    # It writes 2 MB into its --target, then runs out of space.
+    uv = fake_installer(tmp_path, "import pathlib\n"
+                                  "target = pathlib.Path(sys.argv[sys.argv.index('--target') + 1])\n"
+                                  "target.mkdir(parents=True)\n"
+                                  "(target / 'big.so').write_bytes(bytes(2_000_000))\n"
+                                  "sys.stderr.write('error: Failed to write: No space left on device "
                                   "(os error 28)\\n'); sys.exit(2)")
     monkeypatch.setenv("UV_BIN", str(uv))
 
     answer = cfn.create(SIX).body
 
     assert answer["Status"] == "FAILED"
-    assert answer["Reason"] == ("/tmp filled up while installing for python3.12 x86_64: raise the provider's "
-                                "EphemeralStorageSize.")
+    assert answer["Reason"] == ("/tmp filled up while installing for python3.12 x86_64 (after 2.0 MB of files; "
+                                "the layer needs more): raise the provider's EphemeralStorageSize.")
     assert_nothing_left(moto_endpoint, work_root)
 
 
