@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat tests/requirements.txt layers/provider/r
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: venv demo test unit functional lint build clean
+.PHONY: venv demo test unit functional lint build bench bench-zip clean
 
 venv: $(STAMP)
 
@@ -36,9 +36,19 @@ lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml examples/*.yaml
 	AWS_DEFAULT_REGION=us-east-1 PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam validate --lint
 
+# Our provider against the naive pip-and-zip way (README.md, "Performance").
+# INDEX=public uses the public index instead of a local copy; RUNS=n runs per set.
+INDEX ?= local
+RUNS ?= 3
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench --index $(INDEX) --runs $(RUNS) $(ARGS)
+
+bench-zip: $(STAMP)
+	$(BIN)/python -m tests.bench_zip
+
 # `sam build` of the provider: the function and its dependency layer (no Docker needed).
 build: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .bench-cache

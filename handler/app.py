@@ -9,7 +9,6 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from crhelper import CfnResource
-from crhelper.utils import _send_response  # type: ignore[attr-defined]
 
 from pylayer import response
 from pylayer.errors import ProviderError
@@ -29,10 +28,11 @@ class ReasonError(Exception):
 
 
 class BoundedCfnResource(CfnResource):
-    """crhelper, with the response body kept within CloudFormation's 4096 bytes."""
+    """crhelper, answering through pylayer.response: the body kept within 4096 bytes,
+    one cached TLS context, bounded retries."""
 
     def _send(self, status: str | None = None, reason: str = "",
-              send_response: Callable[..., None] = _send_response) -> None:
+              send_response: Callable[..., None] | None = None) -> None:
         body = {
             "Status": self.Status,
             "PhysicalResourceId": str(self.PhysicalResourceId),
@@ -48,7 +48,15 @@ class BoundedCfnResource(CfnResource):
         fitted = response.fit(body)
         logger.info("Answering %s", fitted["Status"], extra={"reason": fitted["Reason"],
                                                              "physical_id": fitted["PhysicalResourceId"]})
-        send_response(self._response_url, fitted, self._ssl_verify)  # type: ignore[attr-defined]
+        _answer(self._response_url, fitted)  # type: ignore[attr-defined]
+
+
+def _answer(url: str, body: dict[str, Any]) -> None:
+    try:
+        response.send(url, body)
+    except (OSError, ValueError):
+        # Nothing more can be done from here: CloudFormation times the stack out.
+        logger.exception("Could not deliver the answer to CloudFormation")
 
 
 def _settings() -> Settings:
@@ -175,4 +183,4 @@ def _reject(event: dict[str, Any], reason: str) -> None:
         "LogicalResourceId": str(event.get("LogicalResourceId", "")),
         "Data": {},
     }
-    _send_response(event["ResponseURL"], response.fit(body))
+    _answer(event["ResponseURL"], body)

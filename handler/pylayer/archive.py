@@ -1,7 +1,13 @@
 """A reproducible layer zip: sorted entries, fixed timestamps, normalised modes.
 
-Identical trees give byte-identical zips, so the zip's digest (Lambda's
+Identical inputs give byte-identical zips, so the zip's digest (Lambda's
 CodeSha256) is a real content identity.
+
+Entries come from two kinds of source. A wheel member is already deflated:
+its compressed bytes are copied into the layer zip as they are, with no
+decompression and no recompression (the slowest part of building a layer
+otherwise). A file on disk (the pip fallback's tree) is compressed, in
+parallel: zlib releases the GIL.
 """
 
 from __future__ import annotations
@@ -11,28 +17,45 @@ import hashlib
 import os
 import re
 import stat
-import zipfile
+import struct
+import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import LayerTooLarge
 
 # Lambda's limit for a function and all its layers, unzipped.
 MAX_UNZIPPED_BYTES = 262_144_000
+MAX_ENTRIES = 0xFFFF  # beyond this a zip needs zip64 records; no real layer gets near it
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 COMPRESS_LEVEL = 6
+STORED, DEFLATED = 0, 8
 _SKIPPED_DIRS = frozenset({"__pycache__"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
 
 @dataclass(frozen=True)
+class WheelMember:
+    """A member of a wheel, located for a raw copy of its compressed bytes."""
+
+    wheel: Path
+    header_offset: int
+    method: int
+    crc: int
+    compressed_size: int
+
+
+@dataclass(frozen=True)
 class Entry:
     arcname: str
-    path: Path
     size: int
     executable: bool
+    path: Path | None = None  # a file to compress ...
+    member: WheelMember | None = None  # ... or compressed bytes to copy
 
 
 @dataclass(frozen=True)
@@ -45,21 +68,27 @@ class Archive:
     file_count: int
 
 
+def skipped(relative: str) -> bool:
+    """Bytecode never goes into a layer: it is the builder's, not the target's."""
+    parts = relative.split("/")
+    return any(p in _SKIPPED_DIRS for p in parts[:-1]) or parts[-1].endswith(_SKIPPED_SUFFIXES)
+
+
 def collect(root: Path, prefix: str = "python") -> list[Entry]:
     """Every regular file under root as a zip entry under prefix/, sorted."""
     entries = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
         for name in filenames:
-            if name.endswith(_SKIPPED_SUFFIXES):
-                continue
             path = Path(dirpath, name)
+            relative = path.relative_to(root).as_posix()
+            if skipped(relative):
+                continue
             info = path.stat()  # follows symlinks: the zip holds their content
             if not stat.S_ISREG(info.st_mode):
                 continue
-            relative = path.relative_to(root).as_posix()
-            entries.append(Entry(f"{prefix}/{relative}", path, info.st_size,
-                                 bool(info.st_mode & stat.S_IXUSR)))
+            entries.append(Entry(f"{prefix}/{relative}", info.st_size, bool(info.st_mode & stat.S_IXUSR),
+                                 path=path))
     entries.sort(key=lambda e: e.arcname)
     return entries
 
@@ -104,30 +133,106 @@ def check_size(entries: Sequence[Entry], limit: int | None = None) -> int:
             f"Layer is {megabytes(total)} unzipped; Lambda allows {megabytes(limit)}. "
             f"Largest: {names}."
         )
+    if len(entries) > MAX_ENTRIES:
+        raise LayerTooLarge(f"Layer has {len(entries)} files; the provider writes at most {MAX_ENTRIES}.")
     return total
 
 
+@dataclass(frozen=True)
+class _Compressed:
+    method: int
+    crc: int
+    data: bytes
+
+
+def _compress(path: Path, level: int) -> _Compressed:
+    raw = path.read_bytes()
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)  # raw deflate, as zip stores it
+    data = compressor.compress(raw) + compressor.flush()
+    if len(data) >= len(raw):
+        return _Compressed(STORED, zlib.crc32(raw), raw)
+    return _Compressed(DEFLATED, zlib.crc32(raw), data)
+
+
+def _compressed_files(entries: Sequence[Entry], level: int) -> Iterator[_Compressed | None]:
+    """Compression of the on-disk entries, in parallel, yielded in entry order."""
+    workers = max(1, min(8, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_compress, e.path, level) if e.path is not None else None for e in entries]
+        for future in futures:
+            yield future.result() if future is not None else None
+
+
+def _raw_member(member: WheelMember, handles: dict[Path, BinaryIO]) -> bytes:
+    handle = handles.get(member.wheel)
+    if handle is None:
+        handle = handles[member.wheel] = member.wheel.open("rb")
+    handle.seek(member.header_offset)
+    header = handle.read(30)
+    if header[:4] != b"PK\x03\x04":
+        raise ValueError(f"{member.wheel.name}: bad local header at {member.header_offset}")
+    name_length, extra_length = struct.unpack("<2H", header[26:30])
+    handle.seek(member.header_offset + 30 + name_length + extra_length)
+    return handle.read(member.compressed_size)
+
+
 def write_zip(entries: Sequence[Entry], dest: Path, level: int = COMPRESS_LEVEL) -> Archive:
-    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
-        for entry in entries:
-            info = zipfile.ZipInfo(entry.arcname, date_time=FIXED_DATE_TIME)
-            info.create_system = 3  # unix, so the mode below is honoured
-            mode = 0o755 if entry.executable else 0o644
-            info.external_attr = (stat.S_IFREG | mode) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info._compresslevel = level  # type: ignore[attr-defined]  # else open() uses zlib's default
-            with entry.path.open("rb") as src, zf.open(info, "w") as out:
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
+    """Write the entries (already sorted) with fixed metadata; return digest and sizes."""
     digest = hashlib.sha256()
-    with dest.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
+    central: list[bytes] = []
+    offset = 0
+    handles: dict[Path, BinaryIO] = {}
+    try:
+        with dest.open("wb") as out:
+
+            def emit(chunk: bytes) -> None:
+                nonlocal offset
+                out.write(chunk)
+                digest.update(chunk)
+                offset += len(chunk)
+
+            for entry, compressed in zip(entries, _compressed_files(entries, level), strict=True):
+                if compressed is not None:
+                    method, crc, data = compressed.method, compressed.crc, compressed.data
+                elif entry.member is not None:
+                    member = entry.member
+                    method, crc, data = member.method, member.crc, _raw_member(member, handles)
+                else:
+                    raise ValueError(f"{entry.arcname}: no source")
+                header_offset = offset
+                local, record = _headers(entry, method, crc, len(data), header_offset)
+                emit(local)
+                emit(data)
+                central.append(record)
+            directory_offset = offset
+            for record in central:
+                emit(record)
+            emit(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(central), len(central),
+                             offset - directory_offset, directory_offset, 0))
+    finally:
+        for handle in handles.values():
+            handle.close()
     return Archive(
         path=dest,
         sha256=digest.hexdigest(),
         code_sha256=base64.b64encode(digest.digest()).decode(),
-        size=dest.stat().st_size,
+        size=offset,
         unzipped_size=sum(e.size for e in entries),
         file_count=len(entries),
     )
+
+
+_DOS_TIME = 0  # 00:00:00
+_DOS_DATE = (FIXED_DATE_TIME[0] - 1980) << 9 | FIXED_DATE_TIME[1] << 5 | FIXED_DATE_TIME[2]
+
+
+def _headers(entry: Entry, method: int, crc: int, compressed_size: int, header_offset: int) -> tuple[bytes, bytes]:
+    name = entry.arcname.encode("utf-8")
+    flags = 0x800 if not entry.arcname.isascii() else 0  # bit 11: the name is UTF-8
+    mode = stat.S_IFREG | (0o755 if entry.executable else 0o644)
+    local = struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", 20, 0, flags, method, _DOS_TIME, _DOS_DATE,
+                        crc, compressed_size, entry.size, len(name), 0) + name
+    record = struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, flags, method, _DOS_TIME, _DOS_DATE,
+                         crc, compressed_size, entry.size, len(name), 0, 0, 0, 0, mode << 16,
+                         header_offset) + name
+    return local, record

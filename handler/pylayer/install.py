@@ -36,6 +36,17 @@ class Command:
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
+def _uv_env(cache_dir: Path, index: Index) -> dict[str, str]:
+    env = {
+        "UV_CACHE_DIR": str(cache_dir),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "HOME": str(cache_dir.parent),
+    }
+    if index.url:
+        env["UV_DEFAULT_INDEX"] = index.authenticated_url  # in the environment, never in argv
+    return env
+
+
 def plan_uv(uv: str, requirements: Sequence[str], target: Target, dest: Path, cache_dir: Path,
             index: Index | None = None, allow_sdist: bool = False, python: str = sys.executable) -> Command:
     index = index or Index()
@@ -53,14 +64,28 @@ def plan_uv(uv: str, requirements: Sequence[str], target: Target, dest: Path, ca
         "--",
         *requirements,
     )
-    env = {
-        "UV_CACHE_DIR": str(cache_dir),
-        "UV_PYTHON_DOWNLOADS": "never",
-        "HOME": str(cache_dir.parent),
-    }
-    if index.url:
-        env["UV_DEFAULT_INDEX"] = index.authenticated_url  # in the environment, never in argv
-    return Command(argv, env, index.secrets)
+    return Command(argv, _uv_env(cache_dir, index), index.secrets)
+
+
+def plan_uv_lock(uv: str, requirements_file: Path, target: Target, lock: Path, cache_dir: Path,
+                 index: Index | None = None, python: str = sys.executable) -> Command:
+    """Resolve for the target into a PEP 751 lock (pylock.toml) naming one wheel per package."""
+    index = index or Index()
+    argv = (
+        uv, "pip", "compile", str(requirements_file),
+        "--output-file", str(lock),
+        "--format", "pylock.toml",
+        "--python", python,
+        "--python-version", target.python_version,
+        "--python-platform", target.uv_platform,
+        "--only-binary", ":all:",
+        "--no-config",
+        "--no-header",
+        "--quiet",
+        "--color", "never",
+        "--no-progress",
+    )
+    return Command(argv, _uv_env(cache_dir, index), index.secrets)
 
 
 def plan_pip(requirements: Sequence[str], target: Target, dest: Path, cache_dir: Path,

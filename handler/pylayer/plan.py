@@ -50,6 +50,8 @@ def content_key(spec: LayerSpec, options: BuildOptions) -> str:
         "installer": options.installer,
         "index": options.index_url,
         "sdist": options.allow_sdist,
+        "slim": spec.slim,
+        "exclude_runtime_packages": spec.exclude_runtime_packages,
     })
 
 

@@ -45,6 +45,10 @@ SCHEMA: tuple[PropertySpec, ...] = (
                  "Description of the layer version (at most 200 characters)."),
     PropertySpec("LicenseInfo", False, "String", "none", "Replacement (new version)",
                  "License of the layer's content (at most 512 characters)."),
+    PropertySpec("Slim", False, "Boolean", "false", "Replacement (new version)",
+                 "Drop test suites, type stubs, Cython sources and doc folders."),
+    PropertySpec("ExcludeRuntimePackages", False, "Boolean", "false", "Replacement (new version)",
+                 "Drop boto3, botocore, s3transfer and jmespath: the Lambda runtime has them."),
 )
 
 # CloudFormation copies these into ResourceProperties; they are not ours.
@@ -68,6 +72,8 @@ class LayerSpec:
     compatible_runtimes: tuple[str, ...]
     description: str = ""
     license_info: str = ""
+    slim: bool = False
+    exclude_runtime_packages: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ def parse(properties: object, defaults: Defaults) -> LayerSpec:
         compatible_runtimes=_compatible_runtimes(props, runtime),
         description=_text(props, "Description", MAX_DESCRIPTION),
         license_info=_text(props, "LicenseInfo", MAX_LICENSE),
+        slim=_boolean(props, "Slim"),
+        exclude_runtime_packages=_boolean(props, "ExcludeRuntimePackages"),
     )
 
 
@@ -147,6 +155,18 @@ def _text(props: Mapping[str, Any], name: str, limit: int) -> str:
     if len(value) > limit:
         raise InvalidProperties(f"{name} is {len(value)} characters long; the limit is {limit}.")
     return value
+
+
+def _boolean(props: Mapping[str, Any], name: str) -> bool:
+    """CloudFormation sends booleans as "true"/"false"; "false" must not read as truthy."""
+    value = props.get(name)
+    if value is None or value == "" or value is False:
+        return False
+    if value is True:
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise InvalidProperties(f"{name} must be true or false, got {clip(value)}.")
 
 
 def _compatible_runtimes(props: Mapping[str, Any], runtime: str) -> tuple[str, ...]:

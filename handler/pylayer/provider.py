@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from . import archive, install, plan
+from . import archive, install, plan, slim, wheels
 from .errors import OutOfTime, StorageFull
 from .index import Index, credentials_from_secret
 from .properties import LayerSpec, parse
@@ -43,6 +43,9 @@ class Store(Protocol):
     def get(self, ref: LayerVersionRef) -> Published | None: ...
     def delete(self, ref: LayerVersionRef) -> None: ...
     def secret(self, secret_id: str) -> str: ...
+    def read_json(self, key: str) -> dict[str, Any] | None: ...
+    def write_json(self, key: str, value: dict[str, Any]) -> None: ...
+    def exists(self, key: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,20 @@ class Outcome:
     reused: bool = False
     packages: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A layer zip in the bucket, ready to publish."""
+
+    key: str
+    unzipped_size: int
+    packages: tuple[str, ...] = ()
+
+
+def spec_pointer_key(content_key: str) -> str:
+    """Names the archive built from one content spec, so any later build of it reuses the archive."""
+    return f"specs/{content_key}.json"
 
 
 def artifact_key(archive_sha256: str) -> str:
@@ -148,14 +165,48 @@ class Provider:
         return True
 
     def build(self, spec: LayerSpec, version_key: str, owner: str) -> Outcome:
+        """Publish a version of this spec: from an archive built before, or a new one."""
         timings: dict[str, float] = {}
+        pointer = spec_pointer_key(plan.content_key(spec, self.settings.build_options))
+        started = time.monotonic()
+        artifact = self._reusable_artifact(pointer)
+        if artifact is None:
+            artifact = self._build_archive(spec, pointer, timings)
+        else:
+            timings["reuse"] = time.monotonic() - started
+            log.info("Reusing the archive %s built before from the same spec", artifact.key)
+
+        self._check_time("publishing")
+        started = time.monotonic()
+        marker = plan.Marker(version_key, owner, artifact.unzipped_size)
+        published = self.store.publish(spec, artifact.key, plan.describe(spec.description, marker))
+        if published.retried:
+            self._drop_duplicates(spec, version_key, owner, keep=published.arn)
+        timings["publish"] = time.monotonic() - started
+
+        log.info("Published %s: %d bytes zipped, %d unzipped, %s", published.arn, published.code_size,
+                 artifact.unzipped_size, ", ".join(artifact.packages),
+                 extra={"timings": {k: round(v, 3) for k, v in timings.items()}})
+        return Outcome(published.arn, attributes(published, artifact.unzipped_size), False,
+                       artifact.packages, timings)
+
+    def _reusable_artifact(self, pointer: str) -> Artifact | None:
+        """The archive a build of the same content left in the bucket, if it is still there."""
+        found = self.store.read_json(pointer)
+        if not found or not isinstance(found.get("key"), str) or not isinstance(found.get("unzipped_size"), int):
+            return None
+        if not self.store.exists(found["key"]):
+            return None  # expired by the bucket's lifecycle rule
+        packages = tuple(str(p) for p in found.get("packages", []) if isinstance(p, str))
+        return Artifact(found["key"], found["unzipped_size"], packages)
+
+    def _build_archive(self, spec: LayerSpec, pointer: str, timings: dict[str, float]) -> Artifact:
         with self._workdir() as workdir, _storage_guard(self.settings):
             started = time.monotonic()
-            self._install(spec, workdir / "python")
+            entries = slim.select(self._entries(spec, workdir), spec.slim, spec.exclude_runtime_packages)
             timings["install"] = time.monotonic() - started
 
             started = time.monotonic()
-            entries = archive.collect(workdir / "python")
             unzipped = archive.check_size(entries)
             with _storage_guard(self.settings, needed=unzipped):
                 built = archive.write_zip(entries, workdir / "layer.zip")
@@ -165,20 +216,35 @@ class Provider:
             started = time.monotonic()
             key = artifact_key(built.sha256)
             self.store.upload(built.path, key)
-            timings["upload"] = time.monotonic() - started
-
-            self._check_time("publishing")
-            started = time.monotonic()
-            marker = plan.Marker(version_key, owner, built.unzipped_size)
-            published = self.store.publish(spec, key, plan.describe(spec.description, marker))
-            self._drop_duplicates(spec, version_key, owner, keep=published.arn)
-            timings["publish"] = time.monotonic() - started
-
             packages = tuple(archive.installed_distributions(entries))
-            log.info("Published %s: %d bytes zipped, %d unzipped, %s", published.arn,
-                     published.code_size, built.unzipped_size, ", ".join(packages),
-                     extra={"timings": {k: round(v, 3) for k, v in timings.items()}})
-            return Outcome(published.arn, attributes(published, built.unzipped_size), False, packages, timings)
+            self.store.write_json(pointer, {"key": key, "unzipped_size": built.unzipped_size,
+                                            "packages": list(packages)})
+            timings["upload"] = time.monotonic() - started
+        wheels.prune(self.settings.cache_root / "wheels", _cache_budget(self.settings))
+        return Artifact(key, built.unzipped_size, packages)
+
+    def _entries(self, spec: LayerSpec, workdir: Path) -> list[archive.Entry]:
+        """The layer's files: wheel members copied as they are (uv), or an installed tree (pip, sdists)."""
+        if self.settings.installer == "pip" or self.settings.allow_sdist:
+            self._install(spec, workdir / "python")
+            return archive.collect(workdir / "python")
+        index = self._index()
+        requirements = workdir / "requirements.in"
+        requirements.write_text("".join(f"{r}\n" for r in spec.requirements))
+        lock = workdir / "pylock.toml"
+        command = install.plan_uv_lock(install.find_uv(), requirements, spec.target, lock,
+                                       self._cache("uv"), index)
+        log.info("Resolving %s for %s", " ".join(spec.requirements), spec.target.describe())
+        install.run(command, spec.target, self.remaining_seconds() - RESERVE_SECONDS)
+        chosen = wheels.parse_lock(lock.read_text(), spec.target)
+        paths = wheels.fetch_all(chosen, self._cache("wheels"), index,
+                                 timeout=max(self.remaining_seconds() - RESERVE_SECONDS, 1.0))
+        return wheels.entries(paths)
+
+    def _cache(self, name: str) -> Path:
+        path = self.settings.cache_root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def _drop_duplicates(self, spec: LayerSpec, version_key: str, owner: str, keep: str) -> None:
         """A publish that boto3 retried after a lost answer can leave a twin: delete it."""
@@ -204,8 +270,7 @@ class Provider:
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _install(self, spec: LayerSpec, dest: Path) -> None:
-        cache = self.settings.cache_root / self.settings.installer
-        cache.mkdir(parents=True, exist_ok=True)
+        cache = self._cache(self.settings.installer)
         index = self._index()
         if self.settings.installer == "pip":
             command = install.plan_pip(spec.requirements, spec.target, dest, cache, index)
@@ -243,6 +308,14 @@ def _storage_guard(settings: Settings, needed: int = 0) -> Iterator[None]:
         need = f"; the layer needs about {archive.megabytes(needed * 2)} (files and zip)" if needed else ""
         raise StorageFull(f"/tmp is full ({archive.megabytes(total)} of ephemeral storage){need}: "
                           "raise the provider's EphemeralStorageSize.", str(exc)) from None
+
+
+def _cache_budget(settings: Settings) -> int:
+    """The wheel cache may keep a quarter of /tmp between builds."""
+    try:
+        return shutil.disk_usage(settings.work_root).total // 4
+    except OSError:
+        return 0
 
 
 def clean_build_root(settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""Keep a custom-resource response within CloudFormation's 4096-byte limit.
+"""Answer CloudFormation: a response body within its 4096-byte limit, PUT to the ResponseURL.
 
 CloudFormation rejects a longer body ("Response object is too long") and the
 stack waits for a timeout; crhelper does not check. We trim the Reason first,
@@ -7,8 +7,14 @@ then drop Data (only ever on a FAILED answer in practice).
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
+import ssl
+import time
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 MAX_BODY_BYTES = 4096
 MAX_REASON_CHARS = 1000
@@ -55,3 +61,45 @@ def _cut(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: max(limit - 3, 0)] + "..."
+
+
+_CONTEXTS: dict[str, ssl.SSLContext] = {}
+
+
+def _tls_context() -> ssl.SSLContext:
+    """One verified TLS context per CA bundle: building one costs ~40 ms (it loads every CA)."""
+    bundle = os.environ.get("SSL_CERT_FILE", "")
+    if bundle not in _CONTEXTS:
+        _CONTEXTS[bundle] = ssl.create_default_context()
+    return _CONTEXTS[bundle]
+
+
+def send(url: str, body: dict[str, Any], attempts: int = 5, pause: float = 1.0,
+         sleep: Callable[[float], None] = time.sleep) -> int:
+    """PUT the (fitted) body to the presigned ResponseURL; the HTTP status, or raises after the attempts.
+
+    Content-Type is empty: the presigned URL's signature covers none. crhelper's
+    own sender retries for ever; this one stops, so a lost ResponseURL cannot
+    keep the function running until its timeout.
+    """
+    data = json.dumps(fit(body)).encode()
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("the ResponseURL is not an HTTPS URL")
+    path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    for attempt in range(attempts):
+        try:
+            connection = http.client.HTTPSConnection(parts.hostname, parts.port, context=_tls_context(), timeout=30)
+            try:
+                headers = {"content-type": "", "content-length": str(len(data))}
+                connection.request("PUT", path, body=data, headers=headers)
+                status = connection.getresponse().status
+            finally:
+                connection.close()
+            if status < 500:
+                return status
+        except (OSError, http.client.HTTPException):
+            if attempt == attempts - 1:
+                raise
+        sleep(pause * 2**attempt)
+    raise OSError(f"CloudFormation's ResponseURL kept failing after {attempts} attempts")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,8 @@ class Published:
     code_sha256: str
     code_size: int
     description: str = ""
+    # A publish that boto3 had to retry may have published twice (the first answer lost).
+    retried: bool = False
 
 
 def error_code(error: Exception) -> str:
@@ -103,18 +106,43 @@ class LayerStore:
 
     def upload(self, path: Path, key: str) -> bool:
         """Put the archive under key unless it is already there. True if uploaded."""
-        from botocore.exceptions import ClientError
-
-        action = f"Uploading the layer archive to s3://{self.bucket}"
-        try:
-            self._client("s3").head_object(Bucket=self.bucket, Key=key)
+        if self.exists(key):
             return False
-        except ClientError as exc:
-            if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
-                raise _explain(action, exc, self.max_attempts) from None
+        action = f"Uploading the layer archive to s3://{self.bucket}"
         with path.open("rb") as body:  # one PUT: a layer zip is far below S3's 5 GB limit
             self._call(action, "s3", "put_object", Bucket=self.bucket, Key=key, Body=body)
         return True
+
+    def read_json(self, key: str) -> dict[str, Any] | None:
+        """A small JSON object from the bucket, or None when it is not there (or not readable as JSON)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self._client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise _explain(f"Reading s3://{self.bucket}/{key}", exc, self.max_attempts) from None
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    def write_json(self, key: str, value: dict[str, Any]) -> None:
+        self._call(f"Writing s3://{self.bucket}/{key}", "s3", "put_object", Bucket=self.bucket, Key=key,
+                   Body=json.dumps(value, sort_keys=True).encode(), ContentType="application/json")
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._client("s3").head_object(Bucket=self.bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise _explain(f"Reading s3://{self.bucket}/{key}", exc, self.max_attempts) from None
 
     def publish(self, spec: LayerSpec, key: str, description: str) -> Published:
         request: dict[str, Any] = {
@@ -184,4 +212,5 @@ def _published(answer: dict[str, Any]) -> Published:
         code_sha256=answer["Content"]["CodeSha256"],
         code_size=int(answer["Content"]["CodeSize"]),
         description=answer.get("Description", ""),
+        retried=bool(answer.get("ResponseMetadata", {}).get("RetryAttempts")),
     )

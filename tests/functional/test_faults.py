@@ -152,23 +152,29 @@ def fake_installer(directory: Path, body: str) -> Path:
     return script
 
 
+@pytest.mark.parametrize(("allow_sdist", "written"), [
+    ("false", ""),  # uv resolving: nothing of the layer written yet
+    ("true", " (after 2.0 MB of files; the layer needs more)"),  # uv installing into --target
+])
 def test_tmp_filling_up_during_install_names_ephemeral_storage(
         cfn: Cloudformation, moto_endpoint: str, work_root: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # It writes 2 MB into its --target, then runs out of space.
+        monkeypatch: pytest.MonkeyPatch, allow_sdist: str, written: str) -> None:
+    # It writes 2 MB into its --target, if it has one, then runs out of space.
     uv = fake_installer(tmp_path, "import pathlib\n"
-                                  "target = pathlib.Path(sys.argv[sys.argv.index('--target') + 1])\n"
-                                  "target.mkdir(parents=True)\n"
-                                  "(target / 'big.so').write_bytes(bytes(2_000_000))\n"
+                                  "if '--target' in sys.argv:\n"
+                                  "    target = pathlib.Path(sys.argv[sys.argv.index('--target') + 1])\n"
+                                  "    target.mkdir(parents=True)\n"
+                                  "    (target / 'big.so').write_bytes(bytes(2_000_000))\n"
                                   "sys.stderr.write('error: Failed to write: No space left on device "
                                   "(os error 28)\\n'); sys.exit(2)")
     monkeypatch.setenv("UV_BIN", str(uv))
+    monkeypatch.setenv("ALLOW_SOURCE_DISTRIBUTIONS", allow_sdist)
 
     answer = cfn.create(SIX).body
 
     assert answer["Status"] == "FAILED"
-    assert answer["Reason"] == ("/tmp filled up while installing for python3.12 x86_64 (after 2.0 MB of files; "
-                                "the layer needs more): raise the provider's EphemeralStorageSize.")
+    assert answer["Reason"] == (f"/tmp filled up while installing for python3.12 x86_64{written}: raise the "
+                                "provider's EphemeralStorageSize.")
     assert_nothing_left(moto_endpoint, work_root)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support import aws
 from tests.support.cfn import Cloudformation
-from tests.support.index import PrivateIndex, make_wheel
+from tests.support.index import LocalIndex, make_wheel
 
 PASSWORD = "s3cr3t-Pa$$w:rd/+"  # characters that need quoting in a URL
 LAYER = {"LayerName": "private", "Requirements": ["pylayer-private-demo==1.0.0"], "Runtime": "python3.12",
@@ -21,14 +21,14 @@ LAYER = {"LayerName": "private", "Requirements": ["pylayer-private-demo==1.0.0"]
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[PrivateIndex]:
+def index(tmp_path: Path) -> Iterator[LocalIndex]:
     wheel = make_wheel(tmp_path, "pylayer-private-demo", "1.0.0", "SOURCE = 'private index'\n")
-    with PrivateIndex([wheel], "reader", PASSWORD) as running:
+    with LocalIndex([wheel], "reader", PASSWORD) as running:
         yield running
 
 
 @pytest.fixture
-def configured(cfn: Cloudformation, index: PrivateIndex, moto_endpoint: str,
+def configured(cfn: Cloudformation, index: LocalIndex, moto_endpoint: str,
                monkeypatch: pytest.MonkeyPatch) -> str:
     secret = aws.client("secretsmanager", moto_endpoint).create_secret(
         Name="pylayer/index", SecretString=json.dumps({"username": "reader", "password": PASSWORD}))
@@ -38,7 +38,7 @@ def configured(cfn: Cloudformation, index: PrivateIndex, moto_endpoint: str,
 
 
 def test_a_layer_installs_from_a_private_index_with_credentials_from_secrets_manager(
-        cfn: Cloudformation, index: PrivateIndex, configured: str, moto_endpoint: str,
+        cfn: Cloudformation, index: LocalIndex, configured: str, moto_endpoint: str,
         capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
     received = cfn.create(LAYER)
 
@@ -57,7 +57,7 @@ def test_a_layer_installs_from_a_private_index_with_credentials_from_secrets_man
 
 
 def test_wrong_credentials_fail_without_revealing_them(
-        cfn: Cloudformation, index: PrivateIndex, configured: str, moto_endpoint: str,
+        cfn: Cloudformation, index: LocalIndex, configured: str, moto_endpoint: str,
         capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
     aws.client("secretsmanager", moto_endpoint).put_secret_value(
         SecretId=configured, SecretString=json.dumps({"username": "reader", "password": "wrong-s3cr3t"}))

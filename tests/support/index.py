@@ -1,7 +1,8 @@
-"""A private package index on loopback (PEP 503 simple API) that demands HTTP basic auth.
+"""A package index on loopback (PEP 503 simple API), optionally demanding HTTP basic auth.
 
-It serves wheels built here, under names that PyPI does not have, so a
-successful install proves the files came from this index.
+The tests serve wheels built here, under names PyPI does not have, so a
+successful install proves the files came from this index; the benchmark
+serves a local copy of real wheels, so the network does not decide its result.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,10 +40,15 @@ def make_wheel(directory: Path, name: str, version: str, module_source: str) -> 
     return path
 
 
-class PrivateIndex:
-    def __init__(self, wheels: list[Path], username: str, password: str) -> None:
+def _normalized(name: str) -> str:
+    """PEP 503 name normalisation."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class LocalIndex:
+    def __init__(self, wheels: list[Path], username: str | None = None, password: str = "") -> None:
         self.wheels = {w.name: w for w in wheels}
-        expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode() if username else None
         self.requests: list[tuple[str, bool]] = []  # (path, authorised)
         index = self
 
@@ -53,7 +60,7 @@ class PrivateIndex:
                 self.answer(with_body=False)
 
             def answer(self, with_body: bool) -> None:
-                authorised = self.headers.get("Authorization") == expected
+                authorised = expected is None or self.headers.get("Authorization") == expected
                 index.requests.append((self.path, authorised))
                 if not authorised:
                     self.send_response(401)
@@ -83,12 +90,12 @@ class PrivateIndex:
             links = [
                 f'<a href="/files/{name}#sha256={hashlib.sha256(path.read_bytes()).hexdigest()}">{name}</a>'
                 for name, path in sorted(self.wheels.items())
-                if name.split("-")[0].replace("_", "-") == parts[1].replace("_", "-")]
+                if _normalized(name.split("-")[0]) == _normalized(parts[1])]
             if links:
                 return ("<html><body>" + "".join(links) + "</body></html>").encode(), "text/html"
         return None, "text/plain"
 
-    def __enter__(self) -> PrivateIndex:
+    def __enter__(self) -> LocalIndex:
         self._thread.start()
         return self
 

@@ -114,5 +114,20 @@ def test_a_quoted_user_value_cannot_flood_the_reason() -> None:
 
 def test_the_schema_lists_every_property_the_parser_knows() -> None:
     assert [p.name for p in SCHEMA] == ["LayerName", "Requirements", "Runtime", "Architecture",
-                                        "CompatibleRuntimes", "Description", "LicenseInfo"]
+                                        "CompatibleRuntimes", "Description", "LicenseInfo", "Slim",
+                                        "ExcludeRuntimePackages"]
     assert [p.name for p in SCHEMA if p.required] == ["LayerName", "Requirements"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("True", True), ("false", False), ("", False),
+                                                 (True, True), (False, False)])
+def test_booleans_arrive_as_strings_and_false_is_false(value: object, expected: bool) -> None:
+    spec = parse({"LayerName": "a", "Requirements": ["six"], "Slim": value, "ExcludeRuntimePackages": value},
+                 DEFAULTS)
+    assert spec.slim is expected
+    assert spec.exclude_runtime_packages is expected
+
+
+@pytest.mark.parametrize("value", ["yes", "1", ["true"], {"a": 1}])
+def test_other_boolean_values_are_refused(value: object) -> None:
+    assert "Slim must be true or false" in refused({"LayerName": "a", "Requirements": ["six"], "Slim": value})

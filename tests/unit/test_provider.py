@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,11 +25,14 @@ class FakeStore:
     versions_: dict[int, str] = field(default_factory=dict)  # version -> description
     deleted: list[int] = field(default_factory=list)
     published: list[str] = field(default_factory=list)
+    uploads: list[str] = field(default_factory=list)
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def arn(self, version: int) -> str:
         return f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:deps:{version}"
 
     def upload(self, path: Path, key: str) -> bool:
+        self.uploads.append(key)
         return True
 
     def publish(self, spec: LayerSpec, key: str, description: str) -> Published:
@@ -48,6 +53,15 @@ class FakeStore:
 
     def secret(self, secret_id: str) -> str:
         raise AssertionError("no secret configured")
+
+    def read_json(self, key: str) -> dict[str, Any] | None:
+        return self.objects.get(key)
+
+    def write_json(self, key: str, value: dict[str, Any]) -> None:
+        self.objects[key] = value
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects or key in self.uploads
 
     def _details(self, version: int) -> Published:
         return Published(self.arn(version), self.arn(version).rsplit(":", 1)[0], version, "c2hh", 10,
@@ -121,7 +135,7 @@ def test_delete_removes_its_own_version_once(store: FakeStore, tmp_path: Path) -
 def test_nothing_is_published_when_too_little_time_is_left(store: FakeStore, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     prov = provider(store, tmp_path, remaining=15.0)
-    monkeypatch.setattr(prov, "_install", lambda spec, dest: dest.mkdir(parents=True))
+    monkeypatch.setattr(prov, "_entries", lambda spec, workdir: [])
 
     with pytest.raises(OutOfTime) as caught:
         prov.create(request())
@@ -133,12 +147,12 @@ def test_nothing_is_published_when_too_little_time_is_left(store: FakeStore, tmp
 
 def test_a_duplicate_publish_is_deleted(store: FakeStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     prov = provider(store, tmp_path)
-    monkeypatch.setattr(prov, "_install", lambda spec, dest: dest.mkdir(parents=True))
+    monkeypatch.setattr(prov, "_entries", lambda spec, workdir: [])
     original_publish = store.publish
 
     def publish_twice(spec: LayerSpec, key: str, description: str) -> Published:
         original_publish(spec, key, description)  # the publish whose answer was lost
-        return original_publish(spec, key, description)
+        return dataclasses.replace(original_publish(spec, key, description), retried=True)
 
     monkeypatch.setattr(store, "publish", publish_twice)
 
@@ -147,3 +161,38 @@ def test_a_duplicate_publish_is_deleted(store: FakeStore, tmp_path: Path, monkey
     assert outcome.physical_id == store.arn(2)
     assert store.deleted == [1]
     assert list(store.versions_) == [2]
+
+
+def test_a_spec_built_before_reuses_its_archive_not_a_version(store: FakeStore, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    prov = provider(store, tmp_path)
+    builds: list[str] = []
+
+    def entries(spec: LayerSpec, workdir: Path) -> list[object]:
+        builds.append(spec.layer_name)
+        return []
+
+    monkeypatch.setattr(prov, "_entries", entries)
+    first = prov.create(request(logical_id="First"))
+    second = prov.create(request(logical_id="Second"))  # same content, another resource
+
+    assert builds == ["deps"]  # installed once
+    assert first.physical_id != second.physical_id  # but never the other resource's version
+    assert len(store.published) == 2
+    assert len(set(store.uploads)) == 1
+
+
+def test_an_expired_archive_is_rebuilt(store: FakeStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prov = provider(store, tmp_path)
+    builds: list[str] = []
+    def entries(spec: LayerSpec, workdir: Path) -> list[object]:
+        builds.append("x")
+        return []
+
+    monkeypatch.setattr(prov, "_entries", entries)
+    prov.create(request(logical_id="First"))
+    store.uploads.clear()  # the lifecycle rule expired the zip; the pointer is still there
+
+    prov.create(request(logical_id="Second"))
+
+    assert builds == ["x", "x"]

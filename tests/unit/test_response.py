@@ -44,3 +44,24 @@ def test_oversized_data_on_success_turns_into_a_clear_failure() -> None:
 def test_oversized_ids_of_a_malformed_event_are_cut() -> None:
     fitted = fit(body(StackId="s" * 5000, LogicalResourceId="l" * 5000, PhysicalResourceId="p" * 5000))
     assert size(fitted) <= MAX_BODY_BYTES
+
+
+def test_sending_gives_up_after_its_attempts_instead_of_forever() -> None:
+    import socket
+
+    from pylayer.response import send
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pauses: list[float] = []
+    with pytest.raises(OSError):
+        send(f"https://localhost:{port}/response?X-Amz-Signature=x", body(), attempts=3, sleep=pauses.append)
+    assert pauses == [1.0, 2.0]
+
+
+def test_only_https_response_urls_are_answered() -> None:
+    from pylayer.response import send
+
+    with pytest.raises(ValueError, match="not an HTTPS URL"):
+        send("http://example.com/x", body())
