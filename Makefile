@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat tests/requirements.txt layers/provider/r
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: venv demo test unit functional lint build bench bench-zip clean
+.PHONY: venv demo test unit functional lint lint-schema build bench bench-zip clean
 
 venv: $(STAMP)
 
@@ -31,10 +31,14 @@ functional: $(STAMP)
 	$(BIN)/python -m pytest tests/functional $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check handler tests
+	$(BIN)/ruff check handler tests cfn-lint-rules
 	$(BIN)/mypy
-	$(BIN)/cfn-lint template.yaml examples/*.yaml
+	$(BIN)/cfn-lint --append-rules cfn-lint-rules -- template.yaml examples/*.yaml
 	AWS_DEFAULT_REGION=us-east-1 PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam validate --lint
+
+# After changing handler/pylayer/properties.py or target.py (the unit tests fail until it is run).
+lint-schema: $(STAMP)
+	PYTHONPATH=handler $(BIN)/python -m pylayer.lintschema > cfn-lint-rules/python_layer_schema.json
 
 # Our provider against the naive pip-and-zip way (README.md, "Performance").
 # INDEX=public uses the public index instead of a local copy; RUNS=n runs per set.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -30,6 +31,20 @@ class ReasonError(Exception):
 class BoundedCfnResource(CfnResource):
     """crhelper, answering through pylayer.response: the body kept within 4096 bytes,
     one cached TLS context, bounded retries."""
+
+    def __init__(self, **options: Any) -> None:
+        # crhelper makes Lambda, Events and Logs clients for its polling mode, which
+        # the provider does not use: 0.2 s of every cold start. It skips them under SAM local.
+        previous = os.environ.get("AWS_SAM_LOCAL")
+        os.environ["AWS_SAM_LOCAL"] = "skip-polling-clients"
+        try:
+            super().__init__(**options)
+        finally:
+            if previous is None:
+                del os.environ["AWS_SAM_LOCAL"]
+            else:
+                os.environ["AWS_SAM_LOCAL"] = previous
+        self._sam_local = previous
 
     def _send(self, status: str | None = None, reason: str = "",
               send_response: Callable[..., None] | None = None) -> None:

@@ -248,7 +248,7 @@ def table(rows: list[Row], index: str, runs: int) -> str:
 
 def phases_table(rows: list[Row]) -> str:
     """Where the provider's time goes: median seconds per phase."""
-    names = ("install", "zip", "upload", "reuse", "publish")
+    names = ("install", "zip", "upload", "publish")
     lines = ["| set | mode | " + " | ".join(names) + " | handler total |", "|---|---|" + "---|" * (len(names) + 1)]
     for row in rows:
         cells = []

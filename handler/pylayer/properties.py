@@ -224,10 +224,10 @@ def _requirement(item: object) -> str:
         )
     try:
         requirement = Requirement(text)
-    except InvalidRequirement:
+        if requirement.url:
+            raise InvalidProperties(
+                f"Requirements: {clip(text)} is a direct URL reference; only packages from the index are allowed."
+            )
+        return str(requirement)
+    except (InvalidRequirement, ValueError):  # ValueError: a marker value packaging cannot write back
         raise InvalidProperties(f"Requirements: {clip(text)} is not a valid PEP 508 requirement.") from None
-    if requirement.url:
-        raise InvalidProperties(
-            f"Requirements: {clip(text)} is a direct URL reference; only packages from the index are allowed."
-        )
-    return str(requirement)

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,14 +123,19 @@ class Provider:
     def apply(self, request: Request) -> Outcome:
         spec = parse(request.properties, self.settings.defaults)
         version_key = plan.version_key(spec, self.settings.build_options)
-        matches = plan.owned_matches(self.store.versions(spec.layer_name), version_key, request.owner)
-        chosen = plan.choose(matches, request.physical_id)
-        if chosen is not None:
-            reused = self._reuse(chosen)
-            if reused is not None:
-                return reused
-        self.settings.check_build()
-        return self.build(spec, version_key, request.owner)
+        pointer = spec_pointer_key(plan.content_key(spec, self.settings.build_options))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # The archive lookup runs beside the version listing: one round trip less to wait for.
+            lookup = pool.submit(self._reusable_artifact, pointer) if self.settings.bucket else None
+            matches = plan.owned_matches(self.store.versions(spec.layer_name), version_key, request.owner)
+            chosen = plan.choose(matches, request.physical_id)
+            if chosen is not None:
+                reused = self._reuse(chosen)
+                if reused is not None:
+                    return reused
+            self.settings.check_build()
+            artifact = lookup.result() if lookup is not None else None
+        return self.build(spec, version_key, request.owner, pointer, artifact)
 
     def _reuse(self, chosen: plan.Existing) -> Outcome | None:
         ref = parse_version_arn(chosen.arn)
@@ -164,16 +170,13 @@ class Provider:
         log.info("Deleted layer version %s", ref.arn)
         return True
 
-    def build(self, spec: LayerSpec, version_key: str, owner: str) -> Outcome:
-        """Publish a version of this spec: from an archive built before, or a new one."""
+    def build(self, spec: LayerSpec, version_key: str, owner: str, pointer: str,
+              artifact: Artifact | None) -> Outcome:
+        """Publish a version of this spec: from the archive built before, if any, or a new one."""
         timings: dict[str, float] = {}
-        pointer = spec_pointer_key(plan.content_key(spec, self.settings.build_options))
-        started = time.monotonic()
-        artifact = self._reusable_artifact(pointer)
         if artifact is None:
             artifact = self._build_archive(spec, pointer, timings)
         else:
-            timings["reuse"] = time.monotonic() - started
             log.info("Reusing the archive %s built before from the same spec", artifact.key)
 
         self._check_time("publishing")

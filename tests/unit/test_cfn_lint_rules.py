@@ -452,7 +452,7 @@ def fallback(text: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
         parsed = rules.parse_requirement_fallback(text)
     except rules.InvalidRequirementText:
         return None
-    return str(parsed.url), tuple(parsed.specifiers)
+    return str(parsed.url), tuple(sorted(parsed.specifiers))
 
 
 def packaging_parse(text: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
@@ -461,7 +461,7 @@ def packaging_parse(text: str) -> tuple[str, tuple[tuple[str, str], ...]] | None
         str(requirement)  # as the provider does
     except (InvalidRequirement, ValueError):
         return None
-    return requirement.url or "", tuple((s.operator, s.version) for s in requirement.specifier)
+    return requirement.url or "", tuple(sorted((s.operator, s.version) for s in requirement.specifier))
 
 
 PIECES = st.sampled_from([

@@ -131,3 +131,7 @@ def test_booleans_arrive_as_strings_and_false_is_false(value: object, expected: 
 @pytest.mark.parametrize("value", ["yes", "1", ["true"], {"a": 1}])
 def test_other_boolean_values_are_refused(value: object) -> None:
     assert "Slim must be true or false" in refused({"LayerName": "a", "Requirements": ["six"], "Slim": value})
+
+
+def test_a_marker_value_packaging_cannot_write_back_is_refused_cleanly() -> None:
+    assert "not a valid PEP 508" in refused({"LayerName": "a", "Requirements": ["six==1; os_name == '\x27\x22'"]})

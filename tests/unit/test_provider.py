@@ -106,7 +106,7 @@ def test_a_version_of_another_resource_is_never_adopted(store: FakeStore, tmp_pa
     prov = provider(store, tmp_path)
     seed(store, prov, request(logical_id="Other"), 1)
     built: list[str] = []
-    monkeypatch.setattr(prov, "build", lambda spec, key, owner: built.append(owner))
+    monkeypatch.setattr(prov, "build", lambda spec, key, owner, pointer, artifact: built.append(owner))
 
     prov.create(request())
 
