@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import archive, install, plan, slim, wheels
+from . import archive, builder, plan, wheels
 from .errors import OutOfTime, StorageFull
 from .index import Index, credentials_from_secret
 from .properties import LayerSpec, parse
@@ -206,7 +206,7 @@ class Provider:
     def _build_archive(self, spec: LayerSpec, pointer: str, timings: dict[str, float]) -> Artifact:
         with self._workdir() as workdir, _storage_guard(self.settings):
             started = time.monotonic()
-            entries = slim.select(self._entries(spec, workdir), spec.slim, spec.exclude_runtime_packages)
+            entries = self._entries(spec, workdir)
             timings["install"] = time.monotonic() - started
 
             started = time.monotonic()
@@ -227,27 +227,9 @@ class Provider:
         return Artifact(key, built.unzipped_size, packages)
 
     def _entries(self, spec: LayerSpec, workdir: Path) -> list[archive.Entry]:
-        """The layer's files: wheel members copied as they are (uv), or an installed tree (pip, sdists)."""
-        if self.settings.installer == "pip" or self.settings.allow_sdist:
-            self._install(spec, workdir / "python")
-            return archive.collect(workdir / "python")
-        index = self._index()
-        requirements = workdir / "requirements.in"
-        requirements.write_text("".join(f"{r}\n" for r in spec.requirements))
-        lock = workdir / "pylock.toml"
-        command = install.plan_uv_lock(install.find_uv(), requirements, spec.target, lock,
-                                       self._cache("uv"), index)
-        log.info("Resolving %s for %s", " ".join(spec.requirements), spec.target.describe())
-        install.run(command, spec.target, self.remaining_seconds() - RESERVE_SECONDS)
-        chosen = wheels.parse_lock(lock.read_text(), spec.target)
-        paths = wheels.fetch_all(chosen, self._cache("wheels"), index,
-                                 timeout=max(self.remaining_seconds() - RESERVE_SECONDS, 1.0))
-        return wheels.entries(paths)
-
-    def _cache(self, name: str) -> Path:
-        path = self.settings.cache_root / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        engine = builder.Engine(self.settings.cache_root, self.settings.installer, self.settings.allow_sdist,
+                                self._index(), lambda: self.remaining_seconds() - RESERVE_SECONDS)
+        return engine.entries(spec, workdir)
 
     def _drop_duplicates(self, spec: LayerSpec, version_key: str, owner: str, keep: str) -> None:
         """A publish that boto3 retried after a lost answer can leave a twin: delete it."""
@@ -271,20 +253,6 @@ class Provider:
             yield workdir
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-
-    def _install(self, spec: LayerSpec, dest: Path) -> None:
-        cache = self._cache(self.settings.installer)
-        index = self._index()
-        if self.settings.installer == "pip":
-            command = install.plan_pip(spec.requirements, spec.target, dest, cache, index)
-        else:
-            command = install.plan_uv(install.find_uv(), spec.requirements, spec.target, dest, cache,
-                                      index, self.settings.allow_sdist)
-        timeout = self.remaining_seconds() - RESERVE_SECONDS
-        log.info("Installing %s for %s", " ".join(spec.requirements), spec.target.describe())
-        output = install.run(command, spec.target, timeout)
-        log.debug("Installer output: %s", output[-4000:])
-        dest.mkdir(parents=True, exist_ok=True)
 
     def _index(self) -> Index:
         if not self.settings.index_url:

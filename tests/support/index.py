@@ -8,6 +8,7 @@ serves a local copy of real wheels, so the network does not decide its result.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import re
@@ -73,7 +74,8 @@ class LocalIndex:
                 self.send_header("Content-Length", str(len(body or b"")))
                 self.end_headers()
                 if with_body:
-                    self.wfile.write(body or b"")
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # uv may stop reading early
+                        self.wfile.write(body or b"")
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
