@@ -63,6 +63,7 @@ def version_key(spec: LayerSpec, options: BuildOptions) -> str:
         "compatible_runtimes": list(spec.compatible_runtimes),
         "description": spec.description,
         "license": spec.license_info,
+        "share_with": list(spec.share_with),
     })[:16]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from . import sharing
 from .errors import InvalidProperties
 from .target import ARCHITECTURES, RUNTIMES, Target
 
@@ -49,6 +50,10 @@ SCHEMA: tuple[PropertySpec, ...] = (
                  "Drop test suites, type stubs, Cython sources and doc folders."),
     PropertySpec("ExcludeRuntimePackages", False, "Boolean", "false", "Replacement (new version)",
                  "Drop boto3, botocore, s3transfer and jmespath: the Lambda runtime has them."),
+    PropertySpec("ShareWith", False, "List of String", "none (this account only)", "Replacement (new version)",
+                 "Accounts (12 digits), organizations (o-...) or * (everyone) that may use each version."),
+    PropertySpec("AllowPublicShare", False, "Boolean", "false", "Replacement (new version)",
+                 "Must be true for ShareWith to hold * (every AWS account)."),
 )
 
 # CloudFormation copies these into ResourceProperties; they are not ours.
@@ -74,6 +79,7 @@ class LayerSpec:
     license_info: str = ""
     slim: bool = False
     exclude_runtime_packages: bool = False
+    share_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,7 @@ def parse(properties: object, defaults: Defaults) -> LayerSpec:
         license_info=_text(props, "LicenseInfo", MAX_LICENSE),
         slim=_boolean(props, "Slim"),
         exclude_runtime_packages=_boolean(props, "ExcludeRuntimePackages"),
+        share_with=_share_with(props),
     )
 
 
@@ -167,6 +174,28 @@ def _boolean(props: Mapping[str, Any], name: str) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise InvalidProperties(f"{name} must be true or false, got {clip(value)}.")
+
+
+def _share_with(props: Mapping[str, Any]) -> tuple[str, ...]:
+    value = props.get("ShareWith")
+    allow_public = _boolean(props, "AllowPublicShare")
+    if value is None or value == "" or value == []:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise InvalidProperties("ShareWith must be a list of account ids, organization ids or *.")
+    if len(items) > sharing.MAX_ENTRIES:
+        raise InvalidProperties(f"ShareWith holds {len(items)} entries; the limit is {sharing.MAX_ENTRIES}.")
+    for item in items:
+        if sharing.kind(item) is None:
+            raise InvalidProperties(
+                f"ShareWith: {clip(item)} is not a 12-digit account id, an organization id (o-...) or *."
+            )
+    if sharing.EVERYONE in items and not allow_public:
+        raise InvalidProperties(
+            'ShareWith "*" shares the layer with every AWS account: set AllowPublicShare to true to confirm.'
+        )
+    return tuple(sorted(set(items)))
 
 
 def _compatible_runtimes(props: Mapping[str, Any], runtime: str) -> tuple[str, ...]:

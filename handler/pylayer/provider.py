@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import archive, builder, plan, wheels
+from . import archive, builder, plan, sharing, wheels
 from .errors import OutOfTime, StorageFull
 from .index import Index, credentials_from_secret
 from .properties import LayerSpec, parse
@@ -47,6 +47,7 @@ class Store(Protocol):
     def read_json(self, key: str) -> dict[str, Any] | None: ...
     def write_json(self, key: str, value: dict[str, Any]) -> None: ...
     def exists(self, key: str) -> bool: ...
+    def share(self, arn: str, statement: sharing.Statement) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class Provider:
             if chosen is not None:
                 reused = self._reuse(chosen)
                 if reused is not None:
+                    self._share(spec, reused.physical_id)  # a retry whose first attempt died before sharing
                     return reused
             self.settings.check_build()
             artifact = lookup.result() if lookup is not None else None
@@ -185,6 +187,14 @@ class Provider:
         published = self.store.publish(spec, artifact.key, plan.describe(spec.description, marker))
         if published.retried:
             self._drop_duplicates(spec, version_key, owner, keep=published.arn)
+        try:
+            self._share(spec, published.arn)
+        except Exception:
+            # Not answered with, so never deleted by CloudFormation: delete it here.
+            ref = parse_version_arn(published.arn)
+            if ref is not None:
+                self.store.delete(ref)
+            raise
         timings["publish"] = time.monotonic() - started
 
         log.info("Published %s: %d bytes zipped, %d unzipped, %s", published.arn, published.code_size,
@@ -230,6 +240,10 @@ class Provider:
         engine = builder.Engine(self.settings.cache_root, self.settings.installer, self.settings.allow_sdist,
                                 self._index(), lambda: self.remaining_seconds() - RESERVE_SECONDS)
         return engine.entries(spec, workdir)
+
+    def _share(self, spec: LayerSpec, arn: str) -> None:
+        for statement in sharing.statements(spec.share_with):
+            self.store.share(arn, statement)
 
     def _drop_duplicates(self, spec: LayerSpec, version_key: str, owner: str, keep: str) -> None:
         """A publish that boto3 retried after a lost answer can leave a twin: delete it."""

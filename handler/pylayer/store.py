@@ -11,6 +11,7 @@ from typing import Any
 from .errors import AwsCallFailed
 from .plan import Existing
 from .properties import LayerSpec
+from .sharing import Statement
 
 LAYER_VERSION_ARN = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
@@ -157,6 +158,24 @@ class LayerStore:
         answer = self._call(f"PublishLayerVersion for {spec.layer_name}", "lambda",
                             "publish_layer_version", **request)
         return _published(answer)
+
+    def share(self, arn: str, statement: Statement) -> None:
+        """Add one permission to a version; one already there (a retry) counts as added."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        ref = parse_version_arn(arn)
+        if ref is None:
+            raise ValueError(f"not a layer version ARN: {arn}")
+        request: dict[str, Any] = {"LayerName": ref.layer_arn, "VersionNumber": ref.version,
+                                   "StatementId": statement.sid, "Action": "lambda:GetLayerVersion",
+                                   "Principal": statement.principal}
+        if statement.organization_id:
+            request["OrganizationId"] = statement.organization_id
+        try:
+            self._client("lambda", ref.region).add_layer_version_permission(**request)
+        except (ClientError, BotoCoreError) as exc:
+            if error_code(exc) != "ResourceConflictException":
+                raise _explain(f"AddLayerVersionPermission for {ref.arn}", exc, self.max_attempts) from None
 
     def versions(self, layer_name: str) -> list[Existing]:
         """Every existing version of a layer (none if the layer does not exist)."""

@@ -182,3 +182,21 @@ def test_delete_of_an_id_that_is_not_a_layer_version_succeeds(cfn: Cloudformatio
         assert answer["Status"] == "SUCCESS", answer["Reason"]
         assert answer["PhysicalResourceId"] == garbage
 
+
+
+def test_each_version_is_shared_as_share_with_says(cfn: Cloudformation, moto_endpoint: str) -> None:
+    import json
+
+    props = {**SIX, "ShareWith": ["111122223333", "o-abcdefghij", "*"], "AllowPublicShare": "true"}
+
+    answer = cfn.create(props).body
+
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    layer_arn, version = answer["PhysicalResourceId"].rsplit(":", 1)
+    policy = json.loads(aws.client("lambda", moto_endpoint).get_layer_version_policy(
+        LayerName=layer_arn, VersionNumber=int(version))["Policy"])
+    grants = {(s["Sid"], s["Principal"], s.get("OrganizationId")) for s in policy["Statement"]}
+    assert grants == {("pylayer-account-111122223333", "111122223333", None),
+                      ("pylayer-organization-o-abcdefghij", "*", "o-abcdefghij"),
+                      ("pylayer-everyone", "*", None)}
+    assert all(s["Action"] == "lambda:GetLayerVersion" for s in policy["Statement"])

@@ -220,7 +220,7 @@ def test_messages_name_the_resource_and_the_property(bad_run: tuple[int, list[di
         assert match["Message"].startswith(f"{path[1]}: "), match
         if len(path) > 3:
             assert str(path[3]) in match["Message"], match
-        assert len(match["Message"]) < 200, match
+        assert len(match["Message"]) < 300, match
     messages = {m["Message"] for m in found}
     assert "Misspelt: Requirement is not a property of Custom::PythonLayer (did you mean Requirements?)." in messages
     assert ("Refused: Requirements[7] 'pkg @ https://example.com/p.whl' is a direct URL reference; "

@@ -115,7 +115,7 @@ def test_a_quoted_user_value_cannot_flood_the_reason() -> None:
 def test_the_schema_lists_every_property_the_parser_knows() -> None:
     assert [p.name for p in SCHEMA] == ["LayerName", "Requirements", "Runtime", "Architecture",
                                         "CompatibleRuntimes", "Description", "LicenseInfo", "Slim",
-                                        "ExcludeRuntimePackages"]
+                                        "ExcludeRuntimePackages", "ShareWith", "AllowPublicShare"]
     assert [p.name for p in SCHEMA if p.required] == ["LayerName", "Requirements"]
 
 
@@ -135,3 +135,28 @@ def test_other_boolean_values_are_refused(value: object) -> None:
 
 def test_a_marker_value_packaging_cannot_write_back_is_refused_cleanly() -> None:
     assert "not a valid PEP 508" in refused({"LayerName": "a", "Requirements": ["six==1; os_name == '\x27\x22'"]})
+
+
+def test_share_with_accounts_and_organizations_sorted_and_deduplicated() -> None:
+    spec = parse({"LayerName": "a", "Requirements": ["six"],
+                  "ShareWith": ["o-abcdefghij", "111122223333", "111122223333"]}, DEFAULTS)
+    assert spec.share_with == ("111122223333", "o-abcdefghij")
+    assert parse({"LayerName": "a", "Requirements": ["six"], "ShareWith": "111122223333"},
+                 DEFAULTS).share_with == ("111122223333",)
+
+
+def test_sharing_with_everyone_needs_the_explicit_opt_in() -> None:
+    props = {"LayerName": "a", "Requirements": ["six"], "ShareWith": ["*"]}
+    assert "set AllowPublicShare to true to confirm" in refused(props)
+    assert parse({**props, "AllowPublicShare": "true"}, DEFAULTS).share_with == ("*",)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (["12345"], "is not a 12-digit account id"),
+    (["o-short"], "is not a 12-digit account id"),
+    (["arn:aws:iam::111122223333:root"], "is not a 12-digit account id"),
+    ({"a": 1}, "ShareWith must be a list"),
+    ([str(100000000000 + i) for i in range(21)], "the limit is 20"),
+])
+def test_bad_share_with_entries(value: object, expected: str) -> None:
+    assert expected in refused({"LayerName": "a", "Requirements": ["six"], "ShareWith": value})

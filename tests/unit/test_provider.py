@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pylayer import plan
-from pylayer.errors import OutOfTime
+from pylayer import plan, sharing
+from pylayer.errors import AwsCallFailed, OutOfTime
 from pylayer.properties import Defaults, LayerSpec, parse
 from pylayer.provider import Provider, Request
 from pylayer.settings import Settings
@@ -27,6 +27,8 @@ class FakeStore:
     published: list[str] = field(default_factory=list)
     uploads: list[str] = field(default_factory=list)
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    shared: list[tuple[str, str]] = field(default_factory=list)
+    share_fails: bool = False
 
     def arn(self, version: int) -> str:
         return f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:deps:{version}"
@@ -62,6 +64,11 @@ class FakeStore:
 
     def exists(self, key: str) -> bool:
         return key in self.objects or key in self.uploads
+
+    def share(self, arn: str, statement: sharing.Statement) -> None:
+        if self.share_fails:
+            raise AwsCallFailed("AddLayerVersionPermission failed: InvalidParameterValueException.")
+        self.shared.append((arn, statement.sid))
 
     def _details(self, version: int) -> Published:
         return Published(self.arn(version), self.arn(version).rsplit(":", 1)[0], version, "c2hh", 10,
@@ -196,3 +203,29 @@ def test_an_expired_archive_is_rebuilt(store: FakeStore, tmp_path: Path, monkeyp
     prov.create(request(logical_id="Second"))
 
     assert builds == ["x", "x"]
+
+
+def test_every_new_version_is_shared_and_a_retry_shares_again(store: FakeStore, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    prov = provider(store, tmp_path)
+    monkeypatch.setattr(prov, "_entries", lambda spec, workdir: [])
+    share: dict[str, Any] = {"ShareWith": ["111122223333", "o-abcdefghij"]}
+
+    first = prov.create(request(**share))
+    again = prov.create(request(**share))  # the same event, delivered twice
+
+    assert again.physical_id == first.physical_id
+    sids = ["pylayer-account-111122223333", "pylayer-organization-o-abcdefghij"]
+    assert store.shared == [(first.physical_id, sid) for sid in sids] * 2
+
+
+def test_a_version_that_cannot_be_shared_is_deleted_not_leaked(store: FakeStore, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    prov = provider(store, tmp_path)
+    monkeypatch.setattr(prov, "_entries", lambda spec, workdir: [])
+    store.share_fails = True
+
+    with pytest.raises(AwsCallFailed):
+        prov.create(request(ShareWith=["111122223333"]))
+
+    assert store.published and store.versions_ == {}
