@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from crhelper import CfnResource
 
 from pylayer import response
@@ -17,8 +19,32 @@ from pylayer.provider import Provider, Request, clean_build_root
 from pylayer.settings import Settings
 from pylayer.store import LayerStore
 
-logger = Logger(service="python-layer-provider")
+SERVICE = "python-layer-provider"
+NAMESPACE = "PythonLayerProvider"
+logger = Logger(service=SERVICE)
 copy_config_to_registered_loggers(source_logger=logger, include={"pylayer"})
+# Embedded metric format: CloudWatch reads the metrics from the log stream, no API calls.
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# Disabled outside Lambda by Powertools itself (no X-Ray daemon there).
+tracer = Tracer(service=SERVICE)
+
+
+class PowertoolsObserver:
+    """The core's phases as X-Ray subsegments, its measurements as metrics."""
+
+    def phase(self, name: str) -> AbstractContextManager[object]:
+        segment: AbstractContextManager[object] = tracer.provider.in_subsegment(f"## {name}")
+        return segment
+
+    def measure(self, name: str, value: float, unit: str) -> None:
+        metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
+
+
+def count_failure(cause: str) -> None:
+    """Failures by cause: a metric of its own, so the dimension does not spill onto the others."""
+    with single_metric(name="Failures", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name="service", value=SERVICE)
+        metric.add_dimension(name="Cause", value=cause)
 
 REQUEST_TYPES = ("Create", "Update", "Delete")
 Operation = Callable[[dict[str, Any], Any], str]
@@ -89,7 +115,7 @@ def _provider(context: Any) -> Provider:
     account = function_arn.split(":")[4] if function_arn.count(":") >= 5 else None
     return Provider(settings, _store(settings.bucket, settings.region),
                     remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
-                    account=account)
+                    account=account, observer=PowertoolsObserver())
 
 
 def _request(event: dict[str, Any]) -> Request:
@@ -105,9 +131,11 @@ def _explained(operation: Operation) -> Operation:
             return operation(event, context)
         except ProviderError as exc:
             logger.error("Request failed: %s", exc.reason, extra={"cause": exc.cause, "detail": exc.detail})
+            count_failure(exc.cause)
             raise ReasonError(exc.reason) from None
         except Exception:
             logger.exception("Unexpected error")
+            count_failure("Internal")
             request = getattr(context, "aws_request_id", "unknown")
             raise ReasonError(f"Internal error in the provider; see its log for request {request}.") from None
 
@@ -170,6 +198,8 @@ def malformed(event: Any) -> str | None:
     return None
 
 
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: Any, context: Any) -> None:
     problem = malformed(event)
@@ -181,6 +211,7 @@ def lambda_handler(event: Any, context: Any) -> None:
         return
     logger.append_keys(stack_id=event["StackId"], logical_resource_id=event["LogicalResourceId"],
                        request_type=event["RequestType"], cfn_request_id=event["RequestId"])
+    metrics.add_metric(name=f"{event['RequestType']}Requests", unit=MetricUnit.Count, value=1)
     try:
         clean_build_root(_settings())
     except OSError:

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from . import archive, builder, plan, sharing, wheels
 from .errors import OutOfTime, StorageFull
 from .index import Index, credentials_from_secret
+from .observe import Observer, Quiet
 from .properties import LayerSpec, parse
 from .settings import Settings
 from .store import LayerVersionRef, Published, parse_version_arn
@@ -107,11 +108,12 @@ def attributes(published: Published, unzipped_size: int) -> dict[str, str]:
 class Provider:
     def __init__(self, settings: Settings, store: Store,
                  remaining_seconds: Callable[[], float] = lambda: 900.0,
-                 account: str | None = None) -> None:
+                 account: str | None = None, observer: Observer | None = None) -> None:
         self.settings = settings
         self.store = store
         self.remaining_seconds = remaining_seconds
         self.account = account
+        self.observer = observer or Quiet()
 
     def create(self, request: Request) -> Outcome:
         return self.apply(request)
@@ -134,6 +136,7 @@ class Provider:
                 reused = self._reuse(chosen)
                 if reused is not None:
                     self._share(spec, reused.physical_id)  # a retry whose first attempt died before sharing
+                    self.observer.measure("VersionReused", 1, "Count")
                     return reused
             self.settings.check_build()
             artifact = lookup.result() if lookup is not None else None
@@ -170,21 +173,25 @@ class Provider:
             return False
         self.store.delete(ref)
         log.info("Deleted layer version %s", ref.arn)
+        self.observer.measure("VersionsDeleted", 1, "Count")
         return True
 
     def build(self, spec: LayerSpec, version_key: str, owner: str, pointer: str,
               artifact: Artifact | None) -> Outcome:
         """Publish a version of this spec: from the archive built before, if any, or a new one."""
         timings: dict[str, float] = {}
+        started_build = time.monotonic()
         if artifact is None:
             artifact = self._build_archive(spec, pointer, timings)
         else:
             log.info("Reusing the archive %s built before from the same spec", artifact.key)
+        self.observer.measure("ArchiveReused", 0 if timings else 1, "Count")
 
         self._check_time("publishing")
         started = time.monotonic()
         marker = plan.Marker(version_key, owner, artifact.unzipped_size)
-        published = self.store.publish(spec, artifact.key, plan.describe(spec.description, marker))
+        with self.observer.phase("publish"):
+            published = self.store.publish(spec, artifact.key, plan.describe(spec.description, marker))
         if published.retried:
             self._drop_duplicates(spec, version_key, owner, keep=published.arn)
         try:
@@ -196,6 +203,9 @@ class Provider:
                 self.store.delete(ref)
             raise
         timings["publish"] = time.monotonic() - started
+        self.observer.measure("BuildSeconds", time.monotonic() - started_build, "Seconds")
+        self.observer.measure("UnzippedBytes", artifact.unzipped_size, "Bytes")
+        self.observer.measure("ZipBytes", published.code_size, "Bytes")
 
         log.info("Published %s: %d bytes zipped, %d unzipped, %s", published.arn, published.code_size,
                  artifact.unzipped_size, ", ".join(artifact.packages),
@@ -216,19 +226,21 @@ class Provider:
     def _build_archive(self, spec: LayerSpec, pointer: str, timings: dict[str, float]) -> Artifact:
         with self._workdir() as workdir, _storage_guard(self.settings):
             started = time.monotonic()
-            entries = self._entries(spec, workdir)
+            with self.observer.phase("install"):
+                entries = self._entries(spec, workdir)
             timings["install"] = time.monotonic() - started
 
             started = time.monotonic()
             unzipped = archive.check_size(entries)
-            with _storage_guard(self.settings, needed=unzipped):
+            with _storage_guard(self.settings, needed=unzipped), self.observer.phase("zip"):
                 built = archive.write_zip(entries, workdir / "layer.zip")
             timings["zip"] = time.monotonic() - started
 
             self._check_time("uploading")
             started = time.monotonic()
             key = artifact_key(built.sha256)
-            self.store.upload(built.path, key)
+            with self.observer.phase("upload"):
+                self.store.upload(built.path, key)
             packages = tuple(archive.installed_distributions(entries))
             self.store.write_json(pointer, {"key": key, "unzipped_size": built.unzipped_size,
                                             "packages": list(packages)})
