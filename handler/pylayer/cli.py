@@ -31,7 +31,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import archive, builder, slim, wheels
 from .errors import InvalidProperties, ProviderError
-from .properties import IGNORED, LAYER_NAME, Defaults, LayerSpec, clip, parse, parse_requirements
+from .properties import IGNORED, KNOWN, LAYER_NAME, Defaults, LayerSpec, clip, parse, parse_requirements
 from .target import ARCHITECTURES, RUNTIMES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,11 +146,13 @@ def layer_from_properties(logical_id: str, raw: object, defaults: Defaults) -> T
     props = {k: v for k, v in raw.items() if k not in IGNORED}
     name = render(props["LayerName"]) if "LayerName" in props else "?"
     target = _target_label(props, defaults)
-    for key in _CONTENT_PROPERTIES:
-        found = find_intrinsic(props.get(key))
-        if found:
-            return TemplateLayer(logical_id, props, name, target,
-                                 unresolved=f"{key} uses {found}; it is known only when the stack is deployed.")
+    # An unknown property is refused whatever the values (the provider checks it first).
+    if all(k in KNOWN for k in props):
+        for key in _CONTENT_PROPERTIES:
+            found = find_intrinsic(props.get(key))
+            if found:
+                return TemplateLayer(logical_id, props, name, target,
+                                     unresolved=f"{key} uses {found}; it is known only when the stack is deployed.")
     stood_in = {k: (_STAND_INS[k] if k in _STAND_INS and find_intrinsic(v) else v) for k, v in props.items()}
     try:
         spec = parse({k: v for k, v in stood_in.items() if v is not None}, defaults)

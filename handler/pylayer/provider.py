@@ -49,6 +49,7 @@ class Store(Protocol):
     def write_json(self, key: str, value: dict[str, Any]) -> None: ...
     def exists(self, key: str) -> bool: ...
     def share(self, arn: str, statement: sharing.Statement) -> None: ...
+    def codeartifact_index(self, domain: str, repository: str, owner: str = "") -> tuple[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,11 @@ class Provider:
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _index(self) -> Index:
+        codeartifact = self.settings.codeartifact
+        if codeartifact is not None:
+            url, token = self.store.codeartifact_index(codeartifact.domain, codeartifact.repository,
+                                                       codeartifact.owner)
+            return Index(url, "aws", token)  # CodeArtifact's pip login uses the user "aws"
         if not self.settings.index_url:
             return Index()
         if not self.settings.index_secret:

@@ -32,6 +32,7 @@ class Settings:
     index_secret: str = ""
     allow_sdist: bool = False
     problem: str = ""  # a configuration error; it fails builds, never a Delete
+    codeartifact: CodeArtifact | None = None
 
     @property
     def build_root(self) -> Path:
@@ -45,7 +46,8 @@ class Settings:
 
     @property
     def build_options(self) -> BuildOptions:
-        return BuildOptions(self.installer, self.index_url, self.allow_sdist)
+        index = self.codeartifact.describe() if self.codeartifact else self.index_url
+        return BuildOptions(self.installer, index, self.allow_sdist)
 
     def check_build(self) -> None:
         """Raise what keeps this provider from building (a Delete needs none of it)."""
@@ -72,6 +74,12 @@ class Settings:
         except ConfigurationError as exc:
             problems.append(exc.reason)
             index_url = ""
+        codeartifact = CodeArtifact.from_env(environ)
+        if codeartifact is not None and (index_url or environ.get("PACKAGE_INDEX_SECRET_ARN", "").strip()):
+            problems.append("Set either the CodeArtifact repository or PACKAGE_INDEX_URL, not both.")
+        if bool(environ.get("CODEARTIFACT_DOMAIN", "").strip()) != bool(
+                environ.get("CODEARTIFACT_REPOSITORY", "").strip()):
+            problems.append("CODEARTIFACT_DOMAIN and CODEARTIFACT_REPOSITORY go together.")
         return cls(
             bucket=environ.get("LAYER_BUCKET", "").strip(),
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
@@ -83,7 +91,28 @@ class Settings:
             index_secret=environ.get("PACKAGE_INDEX_SECRET_ARN", "").strip(),
             allow_sdist=allow_sdist in _TRUE,
             problem=" ".join(problems),
+            codeartifact=codeartifact,
         )
+
+
+@dataclass(frozen=True)
+class CodeArtifact:
+    """An AWS CodeArtifact repository as the package index: a token is fetched at build time."""
+
+    domain: str
+    repository: str
+    owner: str = ""  # the domain's account, when it is not the provider's
+
+    def describe(self) -> str:
+        return f"codeartifact:{self.owner or '-'}/{self.domain}/{self.repository}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> CodeArtifact | None:
+        domain = environ.get("CODEARTIFACT_DOMAIN", "").strip()
+        repository = environ.get("CODEARTIFACT_REPOSITORY", "").strip()
+        if not (domain and repository):
+            return None
+        return cls(domain, repository, environ.get("CODEARTIFACT_DOMAIN_OWNER", "").strip())
 
 
 def own_defaults(environ: Mapping[str, str] = os.environ) -> Defaults:

@@ -217,6 +217,16 @@ class LayerStore:
             if error_code(exc) != "ResourceNotFoundException":
                 raise _explain(f"DeleteLayerVersion for {ref.arn}", exc, self.max_attempts) from None
 
+    def codeartifact_index(self, domain: str, repository: str, owner: str = "") -> tuple[str, str]:
+        """The repository's PyPI simple-API URL and a fresh authorization token (15 minutes)."""
+        owner_argument = {"domainOwner": owner} if owner else {}
+        endpoint = self._call("CodeArtifact GetRepositoryEndpoint", "codeartifact", "get_repository_endpoint",
+                              domain=domain, repository=repository, format="pypi", **owner_argument)
+        token = self._call("CodeArtifact GetAuthorizationToken", "codeartifact", "get_authorization_token",
+                           domain=domain, durationSeconds=900, **owner_argument)
+        url = str(endpoint["repositoryEndpoint"]).rstrip("/") + "/simple/"
+        return url, str(token["authorizationToken"])
+
     def secret(self, secret_id: str) -> str:
         answer = self._call("Reading the package index secret", "secretsmanager", "get_secret_value",
                             SecretId=secret_id)

@@ -76,3 +76,31 @@ def test_a_template_cannot_point_the_provider_at_another_index(cfn: Cloudformati
     answer = cfn.create({**LAYER, "IndexUrl": "https://evil.example/simple"}).body
     assert answer["Status"] == "FAILED"
     assert answer["Reason"].startswith("Unknown properties: IndexUrl.")
+
+
+def test_a_codeartifact_token_reaches_the_index_and_never_the_logs(
+        cfn: Cloudformation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    # moto has no CodeArtifact: its two answers (endpoint and token) are played here; everything
+    # after them is real, against an index that demands the user "aws" and the token.
+    from pylayer.store import LayerStore
+
+    wheel = make_wheel(tmp_path, "pylayer-private-demo", "1.0.0", "SOURCE = 'private index'\n")
+    calls: list[tuple[str, str, str]] = []
+    with LocalIndex([wheel], "aws", PASSWORD) as codeartifact:
+
+        def codeartifact_index(self: LayerStore, domain: str, repository: str, owner: str = "") -> tuple[str, str]:
+            calls.append((domain, repository, owner))
+            return codeartifact.url, PASSWORD
+
+        monkeypatch.setattr(LayerStore, "codeartifact_index", codeartifact_index)
+        monkeypatch.setenv("CODEARTIFACT_DOMAIN", "corp")
+        monkeypatch.setenv("CODEARTIFACT_REPOSITORY", "pypi-store")
+        received = cfn.create(LAYER)
+
+    assert received.body["Status"] == "SUCCESS", received.body["Reason"]
+    assert calls == [("corp", "pypi-store", "")]
+    assert any(authorised for _, authorised in codeartifact.requests)
+    output = capfd.readouterr()
+    for text in (received.raw.decode(), output.out, output.err, caplog.text):
+        assert "s3cr3t" not in text

@@ -29,6 +29,7 @@ class FakeStore:
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     shared: list[tuple[str, str]] = field(default_factory=list)
     share_fails: bool = False
+    codeartifact_calls: list[tuple[str, str, str]] = field(default_factory=list)
 
     def arn(self, version: int) -> str:
         return f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:deps:{version}"
@@ -64,6 +65,10 @@ class FakeStore:
 
     def exists(self, key: str) -> bool:
         return key in self.objects or key in self.uploads
+
+    def codeartifact_index(self, domain: str, repository: str, owner: str = "") -> tuple[str, str]:
+        self.codeartifact_calls.append((domain, repository, owner))
+        return f"https://{domain}-{owner}.d.codeartifact.us-east-1.amazonaws.com/pypi/{repository}/simple/", "tok"
 
     def share(self, arn: str, statement: sharing.Statement) -> None:
         if self.share_fails:
@@ -229,3 +234,17 @@ def test_a_version_that_cannot_be_shared_is_deleted_not_leaked(store: FakeStore,
         prov.create(request(ShareWith=["111122223333"]))
 
     assert store.published and store.versions_ == {}
+
+
+def test_a_codeartifact_repository_is_the_index_with_a_token_fetched_at_build_time(
+        store: FakeStore, tmp_path: Path) -> None:
+    settings = Settings.from_env({"LAYER_BUCKET": "b", "CODEARTIFACT_DOMAIN": "corp",
+                                  "CODEARTIFACT_REPOSITORY": "pypi-store", "CODEARTIFACT_DOMAIN_OWNER": ACCOUNT})
+    prov = Provider(settings, store, account=ACCOUNT)
+
+    index = prov._index()
+
+    assert store.codeartifact_calls == [("corp", "pypi-store", ACCOUNT)]
+    assert index.url.endswith("/pypi/pypi-store/simple/")
+    assert (index.username, index.password) == ("aws", "tok")
+    assert settings.build_options.index_url == f"codeartifact:{ACCOUNT}/corp/pypi-store"

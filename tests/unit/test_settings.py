@@ -43,6 +43,9 @@ def test_a_missing_bucket_fails_only_when_a_build_needs_it() -> None:
     ({"ALLOW_SOURCE_DISTRIBUTIONS": "true", "INSTALLER": "pip"}, "needs INSTALLER=uv"),
     ({"PACKAGE_INDEX_URL": "ftp://x/simple"}, "must be an http(s) URL"),
     ({"PACKAGE_INDEX_URL": "https://user:pw@x/simple"}, "must not hold credentials"),
+    ({"CODEARTIFACT_DOMAIN": "corp"}, "CODEARTIFACT_DOMAIN and CODEARTIFACT_REPOSITORY go together"),
+    ({"CODEARTIFACT_DOMAIN": "corp", "CODEARTIFACT_REPOSITORY": "r", "PACKAGE_INDEX_URL": "https://x/simple"},
+     "either the CodeArtifact repository or PACKAGE_INDEX_URL"),
 ])
 def test_bad_configuration_fails_builds_but_never_reading_the_settings(environ: dict[str, str],
                                                                      message: str) -> None:
