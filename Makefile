@@ -54,5 +54,21 @@ bench-zip: $(STAMP)
 build: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
 
+# Developer commands on the provider's own build engine (README.md, "Local builds, locks and diffs").
+# ARGS passes more options, e.g. ARGS="--runtime python3.12 --architecture x86_64" or ARGS="--format markdown".
+.PHONY: layer-build layer-lock layer-diff
+
+layer-build: $(STAMP)
+	$(if $(LAYER),,$(error LAYER is not set: make layer-build LAYER=layers/NAME))
+	$(BIN)/python -m handler build $(LAYER) $(ARGS)
+
+layer-lock: $(STAMP)
+	$(if $(TEMPLATE),,$(error TEMPLATE is not set: make layer-lock TEMPLATE=examples/consumer.yaml))
+	$(BIN)/python -m handler lock $(TEMPLATE) $(ARGS)
+
+layer-diff: $(STAMP)
+	$(if $(and $(OLD),$(NEW)),,$(error OLD and NEW are not set: make layer-diff OLD=origin/main:template.yaml NEW=template.yaml))
+	$(BIN)/python -m handler diff $(OLD) $(NEW) $(ARGS)
+
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .bench-cache

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +54,9 @@ class CliError(Exception):
 # Properties whose value decides what is installed: an intrinsic function there
 # makes the layer's content unknowable before the stack is deployed.
 _CONTENT_PROPERTIES = ("Requirements", "Runtime", "Architecture", "Slim", "ExcludeRuntimePackages")
-# Properties that only label the version: an intrinsic there is replaced by a
-# stand-in, so the layer still resolves.
-_STAND_INS: Mapping[str, object] = {"LayerName": "unresolved", "Description": "", "LicenseInfo": "",
-                                    "CompatibleRuntimes": None}
+# The others only label or share the version: an intrinsic there is left out
+# (LayerName, which is required, gets a stand-in), so the layer still resolves.
+_LAYER_NAME_STAND_IN = "unresolved"
 
 
 def intrinsic(value: object) -> str | None:
@@ -90,6 +89,8 @@ def find_intrinsic(value: object) -> str | None:
 def render(value: object) -> str:
     """A short display of a property value: literals as they are, !Ref X, !Sub '...', !If ...."""
     name = intrinsic(value)
+    if isinstance(value, list):
+        return clip("[" + ", ".join(render(item) for item in value) + "]")
     if name is None or not isinstance(value, Mapping):
         return clip(value if isinstance(value, str) else repr(value))
     short = "!" + name.removeprefix("Fn::")
@@ -121,6 +122,7 @@ class TemplateLayer:
     spec: LayerSpec | None = None
     unresolved: str = ""  # an intrinsic decides the content: known only when deployed
     invalid: str = ""  # the provider's own InvalidProperties reason
+    stood_in: tuple[tuple[str, str], ...] = ()  # (property, its intrinsic rendered) left out of the spec
 
     @property
     def problem(self) -> str:
@@ -153,12 +155,15 @@ def layer_from_properties(logical_id: str, raw: object, defaults: Defaults) -> T
             if found:
                 return TemplateLayer(logical_id, props, name, target,
                                      unresolved=f"{key} uses {found}; it is known only when the stack is deployed.")
-    stood_in = {k: (_STAND_INS[k] if k in _STAND_INS and find_intrinsic(v) else v) for k, v in props.items()}
+    stood_in = tuple((k, render(v)) for k, v in props.items() if k in KNOWN and find_intrinsic(v))
+    literal = {k: v for k, v in props.items() if k not in dict(stood_in)}
+    if "LayerName" in dict(stood_in):
+        literal["LayerName"] = _LAYER_NAME_STAND_IN
     try:
-        spec = parse({k: v for k, v in stood_in.items() if v is not None}, defaults)
+        spec = parse(literal, defaults)
     except InvalidProperties as exc:
-        return TemplateLayer(logical_id, props, name, target, invalid=exc.reason)
-    return TemplateLayer(logical_id, props, name, spec.target.describe(), spec=spec)
+        return TemplateLayer(logical_id, props, name, target, invalid=exc.reason, stood_in=stood_in)
+    return TemplateLayer(logical_id, props, name, spec.target.describe(), spec=spec, stood_in=stood_in)
 
 
 def read_layers(template: object, defaults: Defaults) -> list[TemplateLayer]:
@@ -400,23 +405,46 @@ class PropertyChange:
     new: str
 
 
-def _spec_values(spec: LayerSpec) -> dict[str, str]:
-    return {
-        "LayerName": spec.layer_name,
-        "Runtime": spec.target.runtime,
-        "Architecture": spec.target.architecture,
-        "CompatibleRuntimes": ", ".join(spec.compatible_runtimes),
-        "Description": clip(spec.description) or "-",
-        "LicenseInfo": clip(spec.license_info) or "-",
-        "Slim": str(spec.slim).lower(),
-        "ExcludeRuntimePackages": str(spec.exclude_runtime_packages).lower(),
-    }
+# LayerSpec fields under their property names (a field not listed shows as its own name).
+_PROPERTY_NAMES = {"layer_name": "LayerName", "compatible_runtimes": "CompatibleRuntimes",
+                   "description": "Description", "license_info": "LicenseInfo", "slim": "Slim",
+                   "exclude_runtime_packages": "ExcludeRuntimePackages", "share_with": "ShareWith"}
 
 
-def property_changes(old: LayerSpec, new: LayerSpec) -> list[PropertyChange]:
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value) or "-"
+    return clip(str(value)) or "-"
+
+
+def _values(layer: TemplateLayer) -> dict[str, str]:
+    """The published version's settings as the provider reads them; intrinsics as written."""
+    if layer.spec is None:
+        return {}
+    spec = layer.spec
+    values = {"LayerName": spec.layer_name, "Runtime": spec.target.runtime,
+              "Architecture": spec.target.architecture}
+    for item in fields(spec):
+        if item.name not in ("layer_name", "requirements", "target"):
+            values[_PROPERTY_NAMES.get(item.name, item.name)] = _show(getattr(spec, item.name))
+    values.update(layer.stood_in)
+    return values
+
+
+def property_changes(old: TemplateLayer, new: TemplateLayer) -> list[PropertyChange]:
     """What changed besides Requirements (whose effect the package changes show)."""
-    before, after = _spec_values(old), _spec_values(new)
-    return [PropertyChange(k, before[k], after[k]) for k in before if before[k] != after[k]]
+    before, after = _values(old), _values(new)
+    return [PropertyChange(k, before.get(k, "-"), after.get(k, "-")) for k in dict.fromkeys([*before, *after])
+            if before.get(k, "-") != after.get(k, "-")]
+
+
+def unchanged(old: TemplateLayer, new: TemplateLayer) -> bool:
+    """Written the same, or read the same by the provider (which then keeps the version it has)."""
+    if old.properties == new.properties:
+        return True
+    return old.spec is not None and (old.spec, old.stood_in) == (new.spec, new.stood_in)
 
 
 def same_content(old: LayerSpec, new: LayerSpec) -> bool:
@@ -457,8 +485,7 @@ _EMPTY = Content({}, {}, 0, 0)
 
 def compare(logical_id: str, old: TemplateLayer | None, new: TemplateLayer | None, measure: Measure) -> LayerDiff:
     """One layer's change between two templates; measure resolves and sizes a spec (may raise ProviderError)."""
-    if old is not None and new is not None and \
-            ((old.spec is not None and old.spec == new.spec) or old.properties == new.properties):
+    if old is not None and new is not None and unchanged(old, new):
         return LayerDiff(logical_id, "unchanged", old, new)
     status = "added" if old is None else "removed" if new is None else "changed"
     notes = [f"{side}: {layer.problem}" for side, layer in (("OLD", old), ("NEW", new))
@@ -470,11 +497,10 @@ def compare(logical_id: str, old: TemplateLayer | None, new: TemplateLayer | Non
         return LayerDiff(logical_id, status, old, new, notes=tuple(notes), error=error)
     old_spec = old.spec if old is not None else None
     new_spec = new.spec if new is not None else None
-    properties = tuple(property_changes(old_spec, new_spec)) if old_spec and new_spec else ()
+    properties = tuple(property_changes(old, new)) if old and new and old_spec and new_spec else ()
     if old_spec and new_spec and same_content(old_spec, new_spec):
-        note = ("the same packages and files; deploying publishes a new layer version" if properties
-                else "requirements changed; the same packages and files")
-        return LayerDiff(logical_id, status, old, new, properties, notes=(note,))
+        return LayerDiff(logical_id, status, old, new, properties,
+                         notes=("the same packages and files; deploying publishes a new layer version",))
     contents: dict[str, Content] = {}
     for side, spec in (("OLD", old_spec), ("NEW", new_spec)):
         if spec is None:
@@ -486,11 +512,14 @@ def compare(logical_id: str, old: TemplateLayer | None, new: TemplateLayer | Non
             notes.append(f"{side}: {exc.reason}")
             error = error or side == "NEW"
     if notes:
-        return LayerDiff(logical_id, "failed", old, new, properties, notes=tuple(notes), error=error)
+        return LayerDiff(logical_id, "failed" if status == "changed" else status, old, new, properties,
+                         notes=tuple(notes), error=error)
     before, after = contents["OLD"], contents["NEW"]
-    packages = diff_packages(before.packages, after.packages, before.sizes, after.sizes)
-    return LayerDiff(logical_id, status, old, new, properties, tuple(packages),
-                     before if old_spec else None, after if new_spec else None)
+    packages = tuple(diff_packages(before.packages, after.packages, before.sizes, after.sizes))
+    if status == "changed" and not packages and not properties:
+        notes.append("the requirements changed, the resolved packages did not")
+    return LayerDiff(logical_id, status, old, new, properties, packages,
+                     before if old_spec else None, after if new_spec else None, tuple(notes))
 
 
 def diff_templates(old: Sequence[TemplateLayer], new: Sequence[TemplateLayer], measure: Measure) -> list[LayerDiff]:

@@ -149,6 +149,7 @@ def test_render_shows_intrinsics_short() -> None:
     assert cli.render({"Fn::Sub": "${A}-b"}) == "!Sub ${A}-b"
     assert cli.render({"Fn::Join": ["-", ["a", "b"]]}) == "!Join ..."
     assert cli.render("plain") == "plain"
+    assert cli.render(["111122223333", {"Ref": "Partner"}]) == "[111122223333, !Ref Partner]"
     assert cli.find_intrinsic(["a", {"k": [{"Fn::GetAtt": ["R", "Arn"]}]}]) == "Fn::GetAtt"
     assert cli.find_intrinsic({"Key": "a", "Other": "b"}) is None
 
@@ -254,6 +255,17 @@ def test_upgrades_downgrades_additions_and_removals_with_sizes() -> None:
     assert diff.properties == ()
 
 
+def test_requirements_that_resolve_to_the_same_packages_say_so() -> None:
+    class Transitive(FakeMeasure):
+        def __call__(self, layer_spec: LayerSpec) -> cli.Content:
+            return super().__call__(spec(("requests==2.32.3", "idna==3.10")))
+
+    new = layer(properties={"LayerName": "deps", "Requirements": ["six==1.17.0", "idna==3.10"]})
+    diff = cli.compare("Deps", layer(), new, Transitive())
+    assert (diff.status, diff.packages, diff.properties) == ("changed", (), ())
+    assert diff.notes == ("the requirements changed, the resolved packages did not",)
+
+
 def test_target_changes_are_reported_as_property_changes() -> None:
     old = layer(properties={"LayerName": "deps", "Requirements": ["six==1.17.0"], "Runtime": "python3.12"})
     new = layer(properties={"LayerName": "deps", "Requirements": ["six==1.17.0"], "Architecture": "x86_64"})
@@ -272,6 +284,21 @@ def test_a_change_of_labels_only_is_not_resolved() -> None:
     assert [(p.name, p.old, p.new) for p in diff.properties] == [("Description", "-", "now")]
     assert measure.calls == []
     assert diff.notes == ("the same packages and files; deploying publishes a new layer version",)
+
+
+def test_a_changed_intrinsic_label_is_a_change_not_sameness() -> None:
+    measure = FakeMeasure()
+    old = layer(properties={"LayerName": {"Fn::Sub": "${AWS::StackName}-a"}, "Requirements": ["six==1.17.0"],
+                            "ShareWith": [{"Ref": "AWS::AccountId"}]})
+    new = layer(properties={"LayerName": {"Fn::Sub": "${AWS::StackName}-b"}, "Requirements": ["six==1.17.0"],
+                            "ShareWith": [{"Ref": "AWS::AccountId"}]})
+    assert old.spec is not None and old.spec == new.spec  # the stand-ins read the same ...
+    assert old.stood_in == (("LayerName", "!Sub ${AWS::StackName}-a"), ("ShareWith", "[!Ref AWS::AccountId]"))
+    diff = cli.compare("Deps", old, new, measure)
+    assert diff.status == "changed"  # ... but the layer's name is not the same
+    assert [(p.name, p.old, p.new) for p in diff.properties] == [
+        ("LayerName", "!Sub ${AWS::StackName}-a", "!Sub ${AWS::StackName}-b")]
+    assert measure.calls == []
 
 
 def test_layers_added_and_removed_as_a_whole() -> None:
@@ -301,6 +328,9 @@ def test_a_new_side_that_cannot_be_built_is_an_error_an_old_one_is_not() -> None
     assert to_broken.notes == ("NEW: Install failed for python3.13 arm64: bad==1",)
     from_broken = cli.compare("Deps", broken, layer(), FakeMeasure(fail=frozenset({"bad==1"})))
     assert (from_broken.status, from_broken.error) == ("failed", False)
+    removed = cli.compare("Deps", broken, None, FakeMeasure(fail=frozenset({"bad==1"})))
+    assert (removed.status, removed.error, removed.notes) == (
+        "removed", False, ("OLD: Install failed for python3.13 arm64: bad==1",))
     invalid = layer(properties={"LayerName": "deps", "Requirements": ["six; rm -rf /"]})
     assert cli.compare("Deps", layer(), invalid, FakeMeasure()).error
 
