@@ -205,6 +205,7 @@ def lambda_handler(event: Any, context: Any) -> None:
     problem = malformed(event)
     if problem:
         logger.error("Ignoring a malformed event: %s", problem)
+        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
         if isinstance(event, dict) and isinstance(event.get("ResponseURL"), str) \
                 and event["ResponseURL"].startswith("https://"):
             _reject(event, f"Malformed request: {problem}.")
