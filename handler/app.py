@@ -1,4 +1,4 @@
-"""Lambda entry point: wires crhelper (the protocol) and powertools (logs) to the core."""
+"""Lambda entry point: wires crhelper (the protocol) and Powertools (logs, metrics, traces) to the core."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ def count_failure(cause: str) -> None:
     with single_metric(name="Failures", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
         metric.add_dimension(name="service", value=SERVICE)
         metric.add_dimension(name="Cause", value=cause)
+
 
 REQUEST_TYPES = ("Create", "Update", "Delete")
 Operation = Callable[[dict[str, Any], Any], str]
@@ -144,7 +145,8 @@ def _explained(operation: Operation) -> Operation:
 
 def _create_helper() -> BoundedCfnResource:
     # sleep_on_delete=0: the provider lives in its own stack, so there is no log
-    # group being deleted with it to wait for. INFO: DEBUG would log the ResponseURL.
+    # group being deleted with it to wait for. INFO: at DEBUG crhelper logs the whole event,
+    # ResponseURL included.
     helper = BoundedCfnResource(json_logging=False, log_level="INFO", boto_level="ERROR",
                                 sleep_on_delete=0)
 
@@ -200,7 +202,7 @@ def malformed(event: Any) -> str | None:
 
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: Any, context: Any) -> None:
     problem = malformed(event)
     if problem:
