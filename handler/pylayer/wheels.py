@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import shutil
 import stat
 import tomllib
 import urllib.request
@@ -158,7 +157,3 @@ def prune(cache: Path, keep_bytes: int) -> None:
         path.unlink(missing_ok=True)
     for leftover in cache.glob("*.part"):
         leftover.unlink(missing_ok=True)
-
-
-def clear(cache: Path) -> None:
-    shutil.rmtree(cache, ignore_errors=True)
