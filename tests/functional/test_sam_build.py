@@ -46,7 +46,7 @@ def test_sam_build_packages_the_function_and_its_dependency_layer(built: Path) -
     assert (function / "app.py").is_file()
     assert (function / "pylayer" / "provider.py").is_file()
     assert not list(function.rglob("__pycache__"))
-    assert not (function / "pylayer" / "cli.py").exists()  # developer tools stay out of the function
+    assert not (function / "pylayer" / "devtools").exists()  # developer tools stay out of the function
     assert not (function / "pylayer" / "lintschema.py").exists()
     assert not (function / "__main__.py").exists()
     for package in ("crhelper", "aws_lambda_powertools", "packaging"):

@@ -1,4 +1,4 @@
-"""The pure parts of `python -m handler` (pylayer/cli.py): no uv, no network."""
+"""The pure parts of `python -m handler` (pylayer/devtools): no uv, no network."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pylayer import archive, cli
+from pylayer import archive
+from pylayer.devtools import cli, layerdiff, layerdir, report, templates
 from pylayer.errors import InstallFailed, InvalidProperties
 from pylayer.properties import Defaults, LayerSpec, parse
 from pylayer.wheels import Wheel
@@ -70,15 +71,16 @@ Resources:
 """
 
 
-def layers_of(text: str, defaults: Defaults = DEFAULTS) -> dict[str, cli.TemplateLayer]:
-    return {layer.logical_id: layer for layer in cli.read_layers(cli.decode_template(text, "t.yaml"), defaults)}
+def layers_of(text: str, defaults: Defaults = DEFAULTS) -> dict[str, templates.TemplateLayer]:
+    found = templates.read_layers(templates.decode_template(text, "t.yaml"), defaults)
+    return {layer.logical_id: layer for layer in found}
 
 
 # --------------------------------------------------------------------------- templates
 
 def test_every_python_layer_is_read_in_logical_id_order() -> None:
-    template = cli.decode_template(TEMPLATE, "t.yaml")
-    ids = [layer.logical_id for layer in cli.read_layers(template, DEFAULTS)]
+    template = templates.decode_template(TEMPLATE, "t.yaml")
+    ids = [layer.logical_id for layer in templates.read_layers(template, DEFAULTS)]
     assert ids == ["Chosen", "Misspelt", "Partly", "Plain", "Refused", "Targeted", "Whole"]
 
 
@@ -138,42 +140,42 @@ def test_json_templates_are_read_too() -> None:
 
 
 def test_a_template_that_cannot_be_read_names_the_line() -> None:
-    with pytest.raises(cli.CliError, match=r"^t\.yaml: cannot read the template: .*\(line \d+\)$"):
-        cli.decode_template("Resources:\n  A:\n    Type: [unclosed\n", "t.yaml")
-    with pytest.raises(cli.CliError, match="no Resources section"):
-        cli.read_layers(cli.decode_template("AWSTemplateFormatVersion: '2010-09-09'\n", "t.yaml"), DEFAULTS)
+    with pytest.raises(templates.CliError, match=r"^t\.yaml: cannot read the template: .*\(line \d+\)$"):
+        templates.decode_template("Resources:\n  A:\n    Type: [unclosed\n", "t.yaml")
+    with pytest.raises(templates.CliError, match="no Resources section"):
+        templates.read_layers(templates.decode_template("AWSTemplateFormatVersion: '2010-09-09'\n", "t.yaml"), DEFAULTS)
 
 
 def test_render_shows_intrinsics_short() -> None:
-    assert cli.render({"Ref": "Stage"}) == "!Ref Stage"
-    assert cli.render({"Fn::Sub": "${A}-b"}) == "!Sub ${A}-b"
-    assert cli.render({"Fn::Join": ["-", ["a", "b"]]}) == "!Join ..."
-    assert cli.render("plain") == "plain"
-    assert cli.render(["111122223333", {"Ref": "Partner"}]) == "[111122223333, !Ref Partner]"
-    assert cli.find_intrinsic(["a", {"k": [{"Fn::GetAtt": ["R", "Arn"]}]}]) == "Fn::GetAtt"
-    assert cli.find_intrinsic({"Key": "a", "Other": "b"}) is None
+    assert templates.render({"Ref": "Stage"}) == "!Ref Stage"
+    assert templates.render({"Fn::Sub": "${A}-b"}) == "!Sub ${A}-b"
+    assert templates.render({"Fn::Join": ["-", ["a", "b"]]}) == "!Join ..."
+    assert templates.render("plain") == "plain"
+    assert templates.render(["111122223333", {"Ref": "Partner"}]) == "[111122223333, !Ref Partner]"
+    assert templates.find_intrinsic(["a", {"k": [{"Fn::GetAtt": ["R", "Arn"]}]}]) == "Fn::GetAtt"
+    assert templates.find_intrinsic({"Key": "a", "Other": "b"}) is None
 
 
 @pytest.mark.parametrize(("argument", "exists", "expected"), [
-    ("template.yaml", True, cli.Source("template.yaml")),
-    ("HEAD~1:examples/consumer.yaml", False, cli.Source("examples/consumer.yaml", "HEAD~1")),
-    ("origin/main:template.yaml", False, cli.Source("template.yaml", "origin/main")),
-    ("odd:name.yaml", True, cli.Source("odd:name.yaml")),  # an existing file wins
-    ("missing.yaml", False, cli.Source("missing.yaml")),
+    ("template.yaml", True, templates.Source("template.yaml")),
+    ("HEAD~1:examples/consumer.yaml", False, templates.Source("examples/consumer.yaml", "HEAD~1")),
+    ("origin/main:template.yaml", False, templates.Source("template.yaml", "origin/main")),
+    ("odd:name.yaml", True, templates.Source("odd:name.yaml")),  # an existing file wins
+    ("missing.yaml", False, templates.Source("missing.yaml")),
 ])
-def test_sources_are_files_or_git_revisions(argument: str, exists: bool, expected: cli.Source) -> None:
-    assert cli.parse_source(argument, lambda _: exists) == expected
+def test_sources_are_files_or_git_revisions(argument: str, exists: bool, expected: templates.Source) -> None:
+    assert templates.parse_source(argument, lambda _: exists) == expected
     assert str(expected) == argument
 
 
 def test_a_source_with_an_empty_side_is_refused() -> None:
-    with pytest.raises(cli.CliError, match="REV:PATH"):
-        cli.parse_source(":template.yaml", lambda _: False)
+    with pytest.raises(templates.CliError, match="REV:PATH"):
+        templates.parse_source(":template.yaml", lambda _: False)
 
 
 def test_a_missing_file_is_a_short_error(tmp_path: Path) -> None:
-    with pytest.raises(cli.CliError, match=r"nope\.yaml: No such file or directory\."):
-        cli.read_source(cli.Source(str(tmp_path / "nope.yaml")))
+    with pytest.raises(templates.CliError, match=r"nope\.yaml: No such file or directory\."):
+        templates.read_source(templates.Source(str(tmp_path / "nope.yaml")))
 
 
 # --------------------------------------------------------------------------- diff
@@ -190,14 +192,14 @@ def test_a_missing_file_is_a_short_error(tmp_path: Path) -> None:
     ("not-a-version!", "1.0", "changed"),
 ])
 def test_versions_are_ordered_as_packaging_orders_them(old: str, new: str, kind: str | None) -> None:
-    assert cli.version_change(old, new) == kind
+    assert layerdiff.version_change(old, new) == kind
 
 
 def test_package_changes_are_classified_and_grouped() -> None:
     old = {"six": "1.16.0", "idna": "3.10", "markupsafe": "3.0.2", "attrs": "24.2.0", "certifi": "2024.8.30"}
     new = {"six": "1.17.0", "idna": "3.7", "attrs": "24.2.0", "certifi": "2024.8.30", "zipp": "3.20.0",
            "annotated-types": "0.7.0"}
-    changes = cli.diff_packages(old, new, {"six": 100, "idna": 500, "markupsafe": 70},
+    changes = layerdiff.diff_packages(old, new, {"six": 100, "idna": 500, "markupsafe": 70},
                                 {"six": 110, "idna": 450, "zipp": 30, "annotated-types": 20})
     assert [(c.kind, c.name, c.old, c.new, c.size_change) for c in changes] == [
         ("upgraded", "six", "1.16.0", "1.17.0", 10),
@@ -206,16 +208,16 @@ def test_package_changes_are_classified_and_grouped() -> None:
         ("added", "zipp", None, "3.20.0", 30),
         ("removed", "markupsafe", "3.0.2", None, -70),
     ]
-    assert cli.diff_packages(old, old) == []
+    assert layerdiff.diff_packages(old, old) == []
 
 
 def spec(requirements: tuple[str, ...] = ("six==1.17.0",), **props: object) -> LayerSpec:
     return parse({"LayerName": "deps", "Requirements": list(requirements), **props}, DEFAULTS)
 
 
-def layer(logical_id: str = "Deps", properties: dict[str, object] | None = None) -> cli.TemplateLayer:
+def layer(logical_id: str = "Deps", properties: dict[str, object] | None = None) -> templates.TemplateLayer:
     props = properties if properties is not None else {"LayerName": "deps", "Requirements": ["six==1.17.0"]}
-    return cli.layer_from_properties(logical_id, props, DEFAULTS)
+    return templates.layer_from_properties(logical_id, props, DEFAULTS)
 
 
 class FakeMeasure:
@@ -225,13 +227,13 @@ class FakeMeasure:
         self.calls: list[tuple[str, ...]] = []
         self.fail = fail
 
-    def __call__(self, layer_spec: LayerSpec) -> cli.Content:
+    def __call__(self, layer_spec: LayerSpec) -> layerdiff.Content:
         self.calls.append(layer_spec.requirements)
         failing = set(layer_spec.requirements) & self.fail
         if failing:
             raise InstallFailed(f"Install failed for {layer_spec.target.describe()}: {sorted(failing)[0]}")
         packages = dict(r.split("==") for r in layer_spec.requirements)
-        return cli.Content(packages, dict.fromkeys(packages, 1_000), 1_000 * len(packages), 400 * len(packages))
+        return layerdiff.Content(packages, dict.fromkeys(packages, 1_000), 1_000 * len(packages), 400 * len(packages))
 
 
 def test_a_layer_whose_spec_is_the_same_is_unchanged_without_resolving() -> None:
@@ -239,7 +241,7 @@ def test_a_layer_whose_spec_is_the_same_is_unchanged_without_resolving() -> None
     old = layer(properties={"LayerName": "deps", "Requirements": ["six==1.17.0", "idna==3.10"]})
     new = layer(properties={"LayerName": "deps", "Requirements": "idna==3.10\nsix==1.17.0\n",
                             "Runtime": "python3.13"})  # reordered, a string, the default spelt out
-    diff = cli.compare("Deps", old, new, measure)
+    diff = layerdiff.compare("Deps", old, new, measure)
     assert diff.status == "unchanged" and not diff.differs
     assert measure.calls == []
 
@@ -247,7 +249,7 @@ def test_a_layer_whose_spec_is_the_same_is_unchanged_without_resolving() -> None
 def test_upgrades_downgrades_additions_and_removals_with_sizes() -> None:
     old = layer(properties={"LayerName": "deps", "Requirements": ["six==1.16.0", "idna==3.10", "markupsafe==3.0.2"]})
     new = layer(properties={"LayerName": "deps", "Requirements": ["six==1.17.0", "idna==3.7", "attrs==24.2.0"]})
-    diff = cli.compare("Deps", old, new, FakeMeasure())
+    diff = layerdiff.compare("Deps", old, new, FakeMeasure())
     assert diff.status == "changed" and not diff.error
     assert [(c.kind, c.name) for c in diff.packages] == [
         ("upgraded", "six"), ("downgraded", "idna"), ("added", "attrs"), ("removed", "markupsafe")]
@@ -257,11 +259,11 @@ def test_upgrades_downgrades_additions_and_removals_with_sizes() -> None:
 
 def test_requirements_that_resolve_to_the_same_packages_say_so() -> None:
     class Transitive(FakeMeasure):
-        def __call__(self, layer_spec: LayerSpec) -> cli.Content:
+        def __call__(self, layer_spec: LayerSpec) -> layerdiff.Content:
             return super().__call__(spec(("requests==2.32.3", "idna==3.10")))
 
     new = layer(properties={"LayerName": "deps", "Requirements": ["six==1.17.0", "idna==3.10"]})
-    diff = cli.compare("Deps", layer(), new, Transitive())
+    diff = layerdiff.compare("Deps", layer(), new, Transitive())
     assert (diff.status, diff.packages, diff.properties) == ("changed", (), ())
     assert diff.notes == ("the requirements changed, the resolved packages did not",)
 
@@ -269,7 +271,7 @@ def test_requirements_that_resolve_to_the_same_packages_say_so() -> None:
 def test_target_changes_are_reported_as_property_changes() -> None:
     old = layer(properties={"LayerName": "deps", "Requirements": ["six==1.17.0"], "Runtime": "python3.12"})
     new = layer(properties={"LayerName": "deps", "Requirements": ["six==1.17.0"], "Architecture": "x86_64"})
-    diff = cli.compare("Deps", old, new, FakeMeasure())
+    diff = layerdiff.compare("Deps", old, new, FakeMeasure())
     assert [(p.name, p.old, p.new) for p in diff.properties] == [
         ("Runtime", "python3.12", "python3.13"), ("Architecture", "arm64", "x86_64"),
         ("CompatibleRuntimes", "python3.12", "python3.13")]
@@ -279,7 +281,7 @@ def test_target_changes_are_reported_as_property_changes() -> None:
 def test_a_change_of_labels_only_is_not_resolved() -> None:
     measure = FakeMeasure()
     new = layer(properties={"LayerName": "deps", "Requirements": ["six==1.17.0"], "Description": "now"})
-    diff = cli.compare("Deps", layer(), new, measure)
+    diff = layerdiff.compare("Deps", layer(), new, measure)
     assert diff.status == "changed"
     assert [(p.name, p.old, p.new) for p in diff.properties] == [("Description", "-", "now")]
     assert measure.calls == []
@@ -294,7 +296,7 @@ def test_a_changed_intrinsic_label_is_a_change_not_sameness() -> None:
                             "ShareWith": [{"Ref": "AWS::AccountId"}]})
     assert old.spec is not None and old.spec == new.spec  # the stand-ins read the same ...
     assert old.stood_in == (("LayerName", "!Sub ${AWS::StackName}-a"), ("ShareWith", "[!Ref AWS::AccountId]"))
-    diff = cli.compare("Deps", old, new, measure)
+    diff = layerdiff.compare("Deps", old, new, measure)
     assert diff.status == "changed"  # ... but the layer's name is not the same
     assert [(p.name, p.old, p.new) for p in diff.properties] == [
         ("LayerName", "!Sub ${AWS::StackName}-a", "!Sub ${AWS::StackName}-b")]
@@ -302,7 +304,7 @@ def test_a_changed_intrinsic_label_is_a_change_not_sameness() -> None:
 
 
 def test_layers_added_and_removed_as_a_whole() -> None:
-    diffs = cli.diff_templates([layer("Gone")], [layer("Fresh")], FakeMeasure())
+    diffs = layerdiff.diff_templates([layer("Gone")], [layer("Fresh")], FakeMeasure())
     assert [(d.logical_id, d.status) for d in diffs] == [("Fresh", "added"), ("Gone", "removed")]
     fresh, gone = diffs
     assert [(c.kind, c.name, c.new) for c in fresh.packages] == [("added", "six", "1.17.0")]
@@ -314,25 +316,25 @@ def test_layers_added_and_removed_as_a_whole() -> None:
 def test_intrinsics_make_a_layer_unknown_but_not_an_error() -> None:
     old = layer(properties={"LayerName": "deps", "Requirements": {"Fn::If": ["C", ["a"], ["b"]]}})
     new = layer(properties={"LayerName": "deps", "Requirements": {"Fn::If": ["C", ["a"], ["c"]]}})
-    diff = cli.compare("Deps", old, new, FakeMeasure())
+    diff = layerdiff.compare("Deps", old, new, FakeMeasure())
     assert (diff.status, diff.error, diff.differs) == ("unknown", False, True)
     assert diff.notes[1].startswith("NEW: not resolved: Requirements uses Fn::If")
     # The same intrinsic on both sides: nothing changed.
-    assert cli.compare("Deps", old, old, FakeMeasure()).status == "unchanged"
+    assert layerdiff.compare("Deps", old, old, FakeMeasure()).status == "unchanged"
 
 
 def test_a_new_side_that_cannot_be_built_is_an_error_an_old_one_is_not() -> None:
     broken = layer(properties={"LayerName": "deps", "Requirements": ["six==1.17.0", "bad==1"]})
-    to_broken = cli.compare("Deps", layer(), broken, FakeMeasure(fail=frozenset({"bad==1"})))
+    to_broken = layerdiff.compare("Deps", layer(), broken, FakeMeasure(fail=frozenset({"bad==1"})))
     assert (to_broken.status, to_broken.error) == ("failed", True)
     assert to_broken.notes == ("NEW: Install failed for python3.13 arm64: bad==1",)
-    from_broken = cli.compare("Deps", broken, layer(), FakeMeasure(fail=frozenset({"bad==1"})))
+    from_broken = layerdiff.compare("Deps", broken, layer(), FakeMeasure(fail=frozenset({"bad==1"})))
     assert (from_broken.status, from_broken.error) == ("failed", False)
-    removed = cli.compare("Deps", broken, None, FakeMeasure(fail=frozenset({"bad==1"})))
+    removed = layerdiff.compare("Deps", broken, None, FakeMeasure(fail=frozenset({"bad==1"})))
     assert (removed.status, removed.error, removed.notes) == (
         "removed", False, ("OLD: Install failed for python3.13 arm64: bad==1",))
     invalid = layer(properties={"LayerName": "deps", "Requirements": ["six; rm -rf /"]})
-    assert cli.compare("Deps", layer(), invalid, FakeMeasure()).error
+    assert layerdiff.compare("Deps", layer(), invalid, FakeMeasure()).error
 
 
 # --------------------------------------------------------------------------- layer directory
@@ -352,7 +354,7 @@ def test_layer_files_skip_dot_names_bytecode_and_the_top_requirements(tmp_path: 
     tool = write(root / "bin/tool.py")
     tool.chmod(0o755)
     (root / "linked.py").symlink_to(root / "helpers.py")
-    files = cli.layer_files(root)
+    files = layerdir.layer_files(root)
     assert [e.arcname for e in files] == [
         "python/bin/tool.py", "python/helpers.py", "python/linked.py", "python/pkg/__init__.py",
         "python/pkg/data/table.csv", "python/pkg/requirements.txt"]
@@ -362,19 +364,19 @@ def test_layer_files_skip_dot_names_bytecode_and_the_top_requirements(tmp_path: 
 
 @pytest.mark.parametrize("relative", [".env", "a/.b/c.py", "a/__pycache__/m.pyc", "m.pyc", "a/.git"])
 def test_ignored_paths(relative: str) -> None:
-    assert cli.ignored(relative)
+    assert layerdir.ignored(relative)
 
 
 def test_requirements_are_read_as_strictly_as_the_property(tmp_path: Path) -> None:
-    assert cli.read_layer_requirements(tmp_path) is None
+    assert layerdir.read_layer_requirements(tmp_path) is None
     write(tmp_path / "requirements.txt", "# pinned\nsix==1.17.0  # inline\n\nIDNA==3.10\n")
-    assert cli.read_layer_requirements(tmp_path) == ("IDNA==3.10", "six==1.17.0")
+    assert layerdir.read_layer_requirements(tmp_path) == ("IDNA==3.10", "six==1.17.0")
     write(tmp_path / "requirements.txt", "-r other.txt\n")
     with pytest.raises(InvalidProperties, match=r"requirements\.txt: Requirements: -r other\.txt is a pip option"):
-        cli.read_layer_requirements(tmp_path)
+        layerdir.read_layer_requirements(tmp_path)
     write(tmp_path / "requirements.txt", "six @ https://example.com/six.whl\n")
     with pytest.raises(InvalidProperties, match="direct URL reference"):
-        cli.read_layer_requirements(tmp_path)
+        layerdir.read_layer_requirements(tmp_path)
 
 
 def member_entry(arcname: str, size: int, wheel: str, compressed: int | None = None) -> archive.Entry:
@@ -387,7 +389,7 @@ def test_the_layer_directory_wins_over_an_installed_file_and_says_so() -> None:
     installed = [member_entry("python/six.py", 100, "a"), member_entry("python/six-1.17.0.dist-info/METADATA", 10, "a")]
     local = [archive.Entry("python/six.py", 5, False, path=Path("/layer/six.py")),
              archive.Entry("python/helpers.py", 7, False, path=Path("/layer/helpers.py"))]
-    merged, overridden = cli.merge(installed, local)
+    merged, overridden = layerdir.merge(installed, local)
     assert [e.arcname for e in merged] == ["python/helpers.py", "python/six-1.17.0.dist-info/METADATA",
                                            "python/six.py"]
     assert merged[2].path == Path("/layer/six.py")
@@ -405,11 +407,11 @@ def test_sizes_are_attributed_to_distributions_and_local_names() -> None:
         archive.Entry("python/models/order.py", 15, False, path=Path("/l/models/order.py")),
     ]
     local = frozenset(e.arcname for e in entries if e.path is not None)
-    rows = cli.distribution_sizes(entries, local)
+    rows = layerdiff.distribution_sizes(entries, local)
     assert [(r.name, r.version, r.size) for r in rows] == [
         ("python-dateutil", "2.9.0.post0", 650), ("six", "1.17.0", 320), ("helpers.py", "(layer dir)", 30),
         ("models", "(layer dir)", 25)]
-    content = cli.content_of(entries[:4])
+    content = layerdiff.content_of(entries[:4])
     assert content.packages == {"python-dateutil": "2.9.0.post0", "six": "1.17.0"}
     assert content.sizes == {"python-dateutil": 650, "six": 320}
     assert (content.unzipped, content.zipped) == (970, 485)
@@ -418,26 +420,26 @@ def test_sizes_are_attributed_to_distributions_and_local_names() -> None:
 @pytest.mark.parametrize(("folder", "name"), [("http-client", "http-client"), ("my layer!", "my-layer"),
                                               ("...", "layer")])
 def test_layer_names_come_from_the_folder(tmp_path: Path, folder: str, name: str) -> None:
-    assert cli.layer_name_for(tmp_path / folder) == name
+    assert layerdir.layer_name_for(tmp_path / folder) == name
 
 
 # --------------------------------------------------------------------------- formatting
 
 def test_text_tables_pad_and_align() -> None:
-    assert cli.text_table([("a", "1"), ("long", "1,000")], right=frozenset({1}), indent="  ") == [
+    assert report.text_table([("a", "1"), ("long", "1,000")], right=frozenset({1}), indent="  ") == [
         "  a         1", "  long  1,000"]
-    assert cli.text_table([]) == []
+    assert report.text_table([]) == []
 
 
 def test_markdown_tables_escape_pipes_and_align_right() -> None:
-    assert cli.markdown_table(("a", "b"), [("x|y", "")], right=frozenset({1})) == [
+    assert report.markdown_table(("a", "b"), [("x|y", "")], right=frozenset({1})) == [
         "| a | b |", "| --- | ---: |", "| x\\|y |   |"]
 
 
 def test_the_size_table_gives_each_package_its_share() -> None:
-    rows = [cli.PackageSize("pydantic-core", "2.27.2", 750), cli.PackageSize("pydantic", "2.10.4", 240),
-            cli.PackageSize("models.py", "(layer dir)", 10)]
-    assert cli.size_table(rows) == [
+    rows = [layerdiff.PackageSize("pydantic-core", "2.27.2", 750), layerdiff.PackageSize("pydantic", "2.10.4", 240),
+            layerdiff.PackageSize("models.py", "(layer dir)", 10)]
+    assert report.size_table(rows) == [
         "package        version      unzipped  share",
         "pydantic-core  2.27.2            750  75.0%",
         "pydantic       2.10.4            240  24.0%",
@@ -448,25 +450,25 @@ def test_the_size_table_gives_each_package_its_share() -> None:
 @pytest.mark.parametrize(("size", "text"), [(0, "0 B"), (999, "999 B"), (1_500, "1.5 kB"),
                                             (262_144_000, "262.1 MB"), (-2_000_000, "-2.0 MB")])
 def test_human_sizes(size: int, text: str) -> None:
-    assert cli.human(size) == text
+    assert report.human(size) == text
 
 
 def test_size_changes() -> None:
-    assert cli.change(1_000, 1_250) == "+250 B (+25.0%)"
-    assert cli.change(2_000_000, 1_000_000) == "-1.0 MB (-50.0%)"
-    assert cli.change(0, 5_000) == "+5.0 kB"
-    assert cli.change(7, 7) == "no change"
+    assert report.change(1_000, 1_250) == "+250 B (+25.0%)"
+    assert report.change(2_000_000, 1_000_000) == "-1.0 MB (-50.0%)"
+    assert report.change(0, 5_000) == "+5.0 kB"
+    assert report.change(7, 7) == "no change"
 
 
-def sample_diffs() -> list[cli.LayerDiff]:
+def sample_diffs() -> list[layerdiff.LayerDiff]:
     old = layer(properties={"LayerName": "deps", "Requirements": ["six==1.16.0", "idna==3.10", "markupsafe==3.0.2"]})
     new = layer(properties={"LayerName": "deps", "Requirements": ["six==1.17.0", "idna==3.7", "attrs==24.2.0"],
                             "Runtime": "python3.12"})
-    return cli.diff_templates([old, layer("Same"), layer("Gone")], [new, layer("Same")], FakeMeasure())
+    return layerdiff.diff_templates([old, layer("Same"), layer("Gone")], [new, layer("Same")], FakeMeasure())
 
 
 def test_the_text_diff_reads_as_a_report() -> None:
-    text = cli.format_diff(sample_diffs(), "HEAD:t.yaml", "t.yaml")
+    text = report.format_diff(sample_diffs(), "HEAD:t.yaml", "t.yaml")
     assert text.splitlines()[:3] == ["Custom::PythonLayer changes: HEAD:t.yaml -> t.yaml",
                                      "1 changed, 1 removed, 1 unchanged", ""]
     assert "~ Deps (deps, python3.12 arm64): changed, deploying publishes a new layer version" in text
@@ -482,7 +484,7 @@ def test_the_text_diff_reads_as_a_report() -> None:
 
 
 def test_the_markdown_diff_is_a_pull_request_comment() -> None:
-    text = cli.format_diff(sample_diffs(), "origin/main:t.yaml", "t.yaml", markdown=True)
+    text = report.format_diff(sample_diffs(), "origin/main:t.yaml", "t.yaml", markdown=True)
     assert text.startswith("### Custom::PythonLayer changes\n\n`origin/main:t.yaml` → `t.yaml`: 1 changed")
     assert "#### ~ `Deps` (deps, python3.12 arm64): changed, deploying publishes a new layer version" in text
     assert "| change | name | old | new | size change |" in text
@@ -492,19 +494,19 @@ def test_the_markdown_diff_is_a_pull_request_comment() -> None:
 
 
 def test_no_layers_on_either_side() -> None:
-    assert cli.format_diff([], "a", "b") == "Custom::PythonLayer changes: a -> b\nno Custom::PythonLayer resources " \
-        "on either side\n"
+    assert report.format_diff([], "a", "b") == (
+        "Custom::PythonLayer changes: a -> b\nno Custom::PythonLayer resources on either side\n")
 
 
 def test_the_lock_lists_name_equals_version_and_marks_excluded_packages() -> None:
     excluded = layer(properties={"LayerName": "aws", "Requirements": ["boto3"], "ExcludeRuntimePackages": "true"})
     resolved = [Wheel("boto3", "1.35.0", "https://x/boto3.whl", "a"), Wheel("six", "1.17.0", "https://x/six.whl", "b")]
-    assert cli.format_lock(excluded, resolved) == [
+    assert report.format_lock(excluded, resolved) == [
         "Deps (aws, python3.13 arm64)", "  boto3==1.35.0  (excluded: ExcludeRuntimePackages)", "  six==1.17.0"]
-    assert cli.format_lock(layer(), None, "Install failed for python3.13 arm64: Because ...") == [
+    assert report.format_lock(layer(), None, "Install failed for python3.13 arm64: Because ...") == [
         "Deps (deps, python3.13 arm64)", "  FAILED: Install failed for python3.13 arm64: Because ..."]
     unresolved = layer(properties={"LayerName": "c", "Requirements": {"Ref": "Reqs"}})
-    assert cli.format_lock(unresolved, None)[1] == \
+    assert report.format_lock(unresolved, None)[1] == \
         "  not resolved: Requirements uses Ref; it is known only when the stack is deployed."
 
 
@@ -563,9 +565,9 @@ def test_bad_requirements_fail_before_anything_is_installed(tmp_path: Path, caps
 def test_the_examples_are_layer_directories() -> None:
     for name in ("http-client", "pydantic-models"):
         root = ROOT / "layers" / name
-        requirements = cli.read_layer_requirements(root)
+        requirements = layerdir.read_layer_requirements(root)
         assert requirements is not None and len(requirements) == 1
-        assert [e.arcname for e in cli.layer_files(root)] == [
+        assert [e.arcname for e in layerdir.layer_files(root)] == [
             f"python/{p.name}" for p in sorted(root.glob("*.py"))]
         assert not (root / "Makefile").exists()
 

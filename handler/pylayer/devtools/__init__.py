@@ -1,0 +1,1 @@
+"""Developer tools on the build engine (python -m handler): never shipped to Lambda."""
