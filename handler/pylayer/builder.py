@@ -18,6 +18,7 @@ from .index import Index
 from .properties import LayerSpec
 
 log = logging.getLogger(__name__)
+FETCH_STALL_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,10 @@ class Engine:
         return wheels.parse_lock(lock.read_text(), spec.target)
 
     def fetch(self, chosen: list[wheels.Wheel]) -> list[Path]:
-        return wheels.fetch_all(chosen, self.cache("wheels"), self.index, timeout=max(self.time_left(), 1.0))
+        # A socket timeout bounds each read, not the download: a stalled connection fails within a
+        # minute instead of holding the build until the Lambda deadline.
+        timeout = min(max(self.time_left(), 1.0), FETCH_STALL_SECONDS)
+        return wheels.fetch_all(chosen, self.cache("wheels"), self.index, timeout=timeout)
 
     def entries(self, spec: LayerSpec, workdir: Path) -> list[archive.Entry]:
         """The layer's files, sorted, slimmed as the spec asks."""
