@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import archive, builder, plan, sharing, wheels
-from .errors import OutOfTime, StorageFull
+from .errors import InstallFailed, OutOfTime, StorageFull
 from .index import Index, credentials_from_secret
 from .observe import Observer, Quiet
 from .properties import LayerSpec, parse
@@ -229,6 +229,10 @@ class Provider:
             started = time.monotonic()
             with self.observer.phase("install"):
                 entries = self._entries(spec, workdir)
+            if not entries:
+                # Lambda refuses an empty zip; say why it would be empty instead.
+                raise InstallFailed(f"Nothing to install for {spec.target.describe()}: the environment markers "
+                                    "of the requirements exclude this target.")
             timings["install"] = time.monotonic() - started
 
             started = time.monotonic()

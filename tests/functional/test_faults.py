@@ -234,3 +234,13 @@ def test_the_installer_never_sees_the_functions_aws_credentials(
     assert "UV_CACHE_DIR" in names
     assert not {n for n in names if n.startswith("AWS_")}
     assert os.environ["AWS_SECRET_ACCESS_KEY"]  # it was there to leak
+
+
+def test_requirements_whose_markers_exclude_the_target_fail_before_publishing(
+        cfn: Cloudformation, moto_endpoint: str, work_root: Path) -> None:
+    answer = cfn.create({**SIX, "Requirements": ['six==1.16.0; python_version < "3.0"']}).body
+
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"] == ("Nothing to install for python3.12 x86_64: the environment markers of the "
+                                "requirements exclude this target.")
+    assert_nothing_left(moto_endpoint, work_root)

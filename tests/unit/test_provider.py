@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pylayer import plan, sharing
-from pylayer.errors import AwsCallFailed, OutOfTime
+from pylayer import archive, plan, sharing
+from pylayer.errors import AwsCallFailed, InstallFailed, OutOfTime
 from pylayer.properties import Defaults, LayerSpec, parse
 from pylayer.provider import Provider, Request
 from pylayer.settings import Settings
@@ -94,6 +94,13 @@ def request(physical_id: str | None = None, logical_id: str = "Layer", **props: 
     return Request({**PROPS, **props}, "arn:aws:cloudformation:us-east-1:1:stack/s/1", logical_id, physical_id)
 
 
+def one_file(spec: LayerSpec, workdir: Path) -> list[archive.Entry]:
+    """What an install would give, minus the installer: one module."""
+    path = workdir / "mod.py"
+    path.write_text("x = 1\n")
+    return [archive.Entry("python/mod.py", path.stat().st_size, False, path=path)]
+
+
 def seed(store: FakeStore, prov: Provider, req: Request, version: int, unzipped: int = 123) -> str:
     """A version as a previous build of ``req`` would have published it."""
     key = plan.version_key(parse(req.properties, prov.settings.defaults), prov.settings.build_options)
@@ -147,7 +154,7 @@ def test_delete_removes_its_own_version_once(store: FakeStore, tmp_path: Path) -
 def test_nothing_is_published_when_too_little_time_is_left(store: FakeStore, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     prov = provider(store, tmp_path, remaining=15.0)
-    monkeypatch.setattr(prov, "_entries", lambda spec, workdir: [])
+    monkeypatch.setattr(prov, "_entries", one_file)
 
     with pytest.raises(OutOfTime) as caught:
         prov.create(request())
@@ -159,7 +166,7 @@ def test_nothing_is_published_when_too_little_time_is_left(store: FakeStore, tmp
 
 def test_a_duplicate_publish_is_deleted(store: FakeStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     prov = provider(store, tmp_path)
-    monkeypatch.setattr(prov, "_entries", lambda spec, workdir: [])
+    monkeypatch.setattr(prov, "_entries", one_file)
     original_publish = store.publish
 
     def publish_twice(spec: LayerSpec, key: str, description: str) -> Published:
@@ -180,9 +187,9 @@ def test_a_spec_built_before_reuses_its_archive_not_a_version(store: FakeStore, 
     prov = provider(store, tmp_path)
     builds: list[str] = []
 
-    def entries(spec: LayerSpec, workdir: Path) -> list[object]:
+    def entries(spec: LayerSpec, workdir: Path) -> list[archive.Entry]:
         builds.append(spec.layer_name)
-        return []
+        return one_file(spec, workdir)
 
     monkeypatch.setattr(prov, "_entries", entries)
     first = prov.create(request(logical_id="First"))
@@ -197,9 +204,9 @@ def test_a_spec_built_before_reuses_its_archive_not_a_version(store: FakeStore, 
 def test_an_expired_archive_is_rebuilt(store: FakeStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     prov = provider(store, tmp_path)
     builds: list[str] = []
-    def entries(spec: LayerSpec, workdir: Path) -> list[object]:
+    def entries(spec: LayerSpec, workdir: Path) -> list[archive.Entry]:
         builds.append("x")
-        return []
+        return one_file(spec, workdir)
 
     monkeypatch.setattr(prov, "_entries", entries)
     prov.create(request(logical_id="First"))
@@ -213,7 +220,7 @@ def test_an_expired_archive_is_rebuilt(store: FakeStore, tmp_path: Path, monkeyp
 def test_every_new_version_is_shared_and_a_retry_shares_again(store: FakeStore, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     prov = provider(store, tmp_path)
-    monkeypatch.setattr(prov, "_entries", lambda spec, workdir: [])
+    monkeypatch.setattr(prov, "_entries", one_file)
     share: dict[str, Any] = {"ShareWith": ["111122223333", "o-abcdefghij"]}
 
     first = prov.create(request(**share))
@@ -227,7 +234,7 @@ def test_every_new_version_is_shared_and_a_retry_shares_again(store: FakeStore, 
 def test_a_version_that_cannot_be_shared_is_deleted_not_leaked(store: FakeStore, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     prov = provider(store, tmp_path)
-    monkeypatch.setattr(prov, "_entries", lambda spec, workdir: [])
+    monkeypatch.setattr(prov, "_entries", one_file)
     store.share_fails = True
 
     with pytest.raises(AwsCallFailed):
@@ -248,3 +255,14 @@ def test_a_codeartifact_repository_is_the_index_with_a_token_fetched_at_build_ti
     assert index.url.endswith("/pypi/pypi-store/simple/")
     assert (index.username, index.password) == ("aws", "tok")
     assert settings.build_options.index_url == f"codeartifact:{ACCOUNT}/corp/pypi-store"
+
+
+def test_requirements_whose_markers_exclude_the_target_fail_clearly(store: FakeStore, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    prov = provider(store, tmp_path)
+    monkeypatch.setattr(prov, "_entries", lambda spec, workdir: [])
+
+    with pytest.raises(InstallFailed, match=r"Nothing to install for python3\.12 arm64"):
+        prov.create(request())
+
+    assert store.published == []
