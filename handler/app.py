@@ -87,10 +87,9 @@ class BoundedCfnResource(CfnResource):
         }
         if status:
             body.update({"Status": status, "Reason": reason})
-        fitted = response.fit(body)
-        logger.info("Answering %s", fitted["Status"], extra={"reason": fitted["Reason"],
-                                                             "physical_id": fitted["PhysicalResourceId"]})
-        _answer(self._response_url, fitted)  # type: ignore[attr-defined]
+        logger.info("Answering %s", body["Status"], extra={"reason": body["Reason"],
+                                                           "physical_id": body["PhysicalResourceId"]})
+        _answer(self._response_url, body)  # type: ignore[attr-defined]  # response.send fits it
 
 
 def _answer(url: str, body: dict[str, Any]) -> None:

@@ -156,6 +156,9 @@ def _compress(path: Path, level: int) -> _Compressed:
 
 def _compressed_files(entries: Sequence[Entry], level: int) -> Iterator[_Compressed | None]:
     """Compression of the on-disk entries, in parallel, yielded in entry order."""
+    if not any(e.path is not None for e in entries):  # all wheel members: nothing to compress
+        yield from (None for _ in entries)
+        return
     workers = max(1, min(8, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(_compress, e.path, level) if e.path is not None else None for e in entries]
