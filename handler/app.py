@@ -15,9 +15,10 @@ from crhelper import CfnResource
 
 from pylayer import response
 from pylayer.errors import ProviderError
-from pylayer.provider import Provider, Request, clean_build_root
+from pylayer.provider import Provider, Request
 from pylayer.settings import Settings
 from pylayer.store import LayerStore
+from pylayer.workspace import Workspace
 
 SERVICE = "python-layer-provider"
 NAMESPACE = "PythonLayerProvider"
@@ -113,9 +114,9 @@ def _provider(context: Any) -> Provider:
     settings = _settings()
     function_arn = str(getattr(context, "invoked_function_arn", ""))
     account = function_arn.split(":")[4] if function_arn.count(":") >= 5 else None
-    return Provider(settings, _store(settings.bucket, settings.region),
-                    remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
-                    account=account, observer=PowertoolsObserver())
+    return Provider.from_settings(settings, _store(settings.bucket, settings.region),
+                                  lambda: context.get_remaining_time_in_millis() / 1000,
+                                  account=account, observer=PowertoolsObserver())
 
 
 def _request(event: dict[str, Any]) -> Request:
@@ -215,7 +216,8 @@ def lambda_handler(event: Any, context: Any) -> None:
                        request_type=event["RequestType"], cfn_request_id=event["RequestId"])
     metrics.add_metric(name=f"{event['RequestType']}Requests", unit=MetricUnit.Count, value=1)
     try:
-        clean_build_root(_settings())
+        settings = _settings()
+        Workspace(settings.work_root, settings.cache_root).clean()
     except OSError:
         logger.exception("Could not clean the build root")
     _get_helper()(event, context)

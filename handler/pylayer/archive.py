@@ -55,7 +55,8 @@ class Entry:
     size: int
     executable: bool
     path: Path | None = None  # a file to compress ...
-    member: WheelMember | None = None  # ... or compressed bytes to copy
+    member: WheelMember | None = None  # ... or compressed bytes to copy ...
+    data: bytes | None = None  # ... or bytes made here (a lock file)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ def collect(root: Path, prefix: str = "python") -> list[Entry]:
             info = path.stat()  # follows symlinks: the zip holds their content
             if not stat.S_ISREG(info.st_mode):
                 continue
-            entries.append(Entry(f"{prefix}/{relative}", info.st_size, bool(info.st_mode & stat.S_IXUSR),
+            entries.append(Entry(f"{prefix}/{relative}" if prefix else relative, info.st_size,
+                                 bool(info.st_mode & stat.S_IXUSR),
                                  path=path))
     entries.sort(key=lambda e: e.arcname)
     return entries
@@ -97,11 +99,11 @@ _DIST_INFO = re.compile(r"^(?P<name>[^/]+?)-[^-/]+\.(dist-info|data)$")
 
 
 def package_sizes(entries: Iterable[Entry]) -> dict[str, int]:
-    """Bytes per top-level name under python/ (a dist-info counts for its project)."""
+    """Bytes per top-level name of the layer's folders (a dist-info counts for its project)."""
     sizes: dict[str, int] = defaultdict(int)
     for entry in entries:
-        parts = entry.arcname.split("/")
-        top = parts[1] if len(parts) > 2 else parts[-1]
+        parts = in_folder(entry.arcname).split("/")
+        top = parts[0]
         match = _DIST_INFO.match(top)
         name = match.group("name") if match else top.removesuffix(".py")
         sizes[name.lower()] += entry.size
@@ -112,11 +114,34 @@ def installed_distributions(entries: Iterable[Entry]) -> list[str]:
     """name==version of every distribution in the layer, from its dist-info folder."""
     found = set()
     for entry in entries:
-        parts = entry.arcname.split("/")
-        if len(parts) == 3 and parts[1].endswith(".dist-info") and parts[2] == "METADATA":
-            name, _, version = parts[1].removesuffix(".dist-info").partition("-")
+        parts = in_folder(entry.arcname).split("/")
+        if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
+            name, _, version = parts[0].removesuffix(".dist-info").partition("-")
             found.add(f"{name}=={version}")
     return sorted(found, key=str.lower)
+
+
+_SITE_PACKAGES = re.compile(r"^python/lib/python3\.\d+/site-packages/")
+
+
+def folder_sizes(entries: Iterable[Entry]) -> dict[str, int]:
+    """Bytes per folder on sys.path: 'shared' (python/) and each runtime's own; the runtimes' shares."""
+    sizes: dict[str, int] = defaultdict(int)
+    for entry in entries:
+        match = _SITE_PACKAGES.match(entry.arcname)
+        if match:
+            sizes[entry.arcname.split("/")[2]] += entry.size
+        elif entry.arcname.startswith("python/"):
+            sizes["shared"] += entry.size
+    return dict(sorted(sizes.items(), key=lambda kv: (kv[0] != "shared", kv[0])))
+
+
+def in_folder(arcname: str) -> str:
+    """An entry's path inside its folder on sys.path (python/, or a runtime's site-packages)."""
+    match = _SITE_PACKAGES.match(arcname)
+    if match:
+        return arcname[match.end():]
+    return arcname.partition("/")[2] or arcname
 
 
 def megabytes(size: int) -> str:
@@ -129,8 +154,10 @@ def check_size(entries: Sequence[Entry], limit: int | None = None) -> int:
     if total > limit:
         largest = sorted(package_sizes(entries).items(), key=lambda kv: -kv[1])[:3]
         names = ", ".join(f"{name} {megabytes(size)}" for name, size in largest)
+        places = folder_sizes(entries)
+        split = f" ({', '.join(f'{p} {megabytes(s)}' for p, s in places.items())})" if len(places) > 1 else ""
         raise LayerTooLarge(
-            f"Layer is {megabytes(total)} unzipped; Lambda allows {megabytes(limit)}. "
+            f"Layer is {megabytes(total)} unzipped{split}; Lambda allows {megabytes(limit)}. "
             f"Largest: {names}."
         )
     if len(entries) > MAX_ENTRIES:
@@ -145,8 +172,8 @@ class _Compressed:
     data: bytes
 
 
-def _compress(path: Path, level: int) -> _Compressed:
-    raw = path.read_bytes()
+def _compress(entry: Entry, level: int) -> _Compressed:
+    raw = entry.data if entry.data is not None else entry.path.read_bytes() if entry.path else b""
     compressor = zlib.compressobj(level, zlib.DEFLATED, -15)  # raw deflate, as zip stores it
     data = compressor.compress(raw) + compressor.flush()
     if len(data) >= len(raw):
@@ -156,12 +183,12 @@ def _compress(path: Path, level: int) -> _Compressed:
 
 def _compressed_files(entries: Sequence[Entry], level: int) -> Iterator[_Compressed | None]:
     """Compression of the on-disk entries, in parallel, yielded in entry order."""
-    if not any(e.path is not None for e in entries):  # all wheel members: nothing to compress
-        yield from (None for _ in entries)
+    if not any(e.path is not None for e in entries):  # wheel members and small data: no pool needed
+        yield from (_compress(e, level) if e.data is not None else None for e in entries)
         return
     workers = max(1, min(8, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_compress, e.path, level) if e.path is not None else None for e in entries]
+        futures = [pool.submit(_compress, e, level) if e.member is None else None for e in entries]
         for future in futures:
             yield future.result() if future is not None else None
 

@@ -1,24 +1,51 @@
-"""The build engine: a spec's layer entries, the same in Lambda and on a laptop.
+"""The build engine: a spec's layer files, the same in Lambda and on a laptop. No AWS.
 
-With uv (the default), uv resolves for the target and the wheels' members
-become the entries, copied later without recompression; with pip, or when
-source distributions are allowed, the packages are installed into a folder
-whose files become the entries. Slimming applies last.
+With uv (the default), each runtime the layer serves is resolved on its own
+(markers, Requires-Python and wheels differ), the chosen wheels are fetched
+once each, and their members become the entries, placed by ``layout`` and
+copied later without recompression. With pip, or when source distributions
+are allowed, each runtime's packages are installed into a folder of its own
+whose files become the entries. Slimming applies per wheel (or folder); a
+PEP 751 lock per runtime is added outside ``python/`` (``lockfile``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import archive, install, slim, wheels
+from packaging.utils import canonicalize_name
+
+from . import archive, fitting, install, layout, lockfile, slim, wheels
+from .errors import InstallFailed
 from .index import Index
 from .properties import LayerSpec
+from .simpleindex import IndexFile, project_files
+from .target import Target
 
 log = logging.getLogger(__name__)
 FETCH_STALL_SECONDS = 60.0
+# Resolve, look for fitting wheels, constrain, resolve again: at most this many times.
+MAX_FITTING_ROUNDS = 4
+Lister = Callable[[Index, str, float], list[IndexFile]]
+
+
+@dataclass(frozen=True)
+class Built:
+    """A layer's files before bytecode: what each runtime got, and who owns each file."""
+
+    entries: list[archive.Entry]
+    chosen: dict[Target, list[wheels.Wheel]]
+    owners: dict[str, str] = field(default_factory=dict)  # arcname -> distribution name
+    folders: dict[Target, dict[str, str]] = field(default_factory=dict)  # wheel sha256 -> its folder there
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return tuple(archive.installed_distributions(self.entries))
 
 
 @dataclass(frozen=True)
@@ -26,49 +53,155 @@ class Engine:
     cache_root: Path
     installer: str = "uv"
     allow_sdist: bool = False
-    index: Index = field(default_factory=Index)
-    # Seconds the installer may still take (the Lambda deadline less a reserve).
-    time_left: Callable[[], float] = lambda: 900.0
+    lister: Lister = project_files
 
     def cache(self, name: str) -> Path:
         path = self.cache_root / name
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def resolve(self, spec: LayerSpec, workdir: Path) -> list[wheels.Wheel]:
-        """One wheel per package, chosen by uv for the spec's target."""
-        requirements = workdir / "requirements.in"
-        requirements.write_text("".join(f"{r}\n" for r in spec.requirements))
-        lock = workdir / "pylock.toml"
-        command = install.plan_uv_lock(install.find_uv(), requirements, spec.target, lock, self.cache("uv"),
-                                       self.index)
-        log.info("Resolving %s for %s", " ".join(spec.requirements), spec.target.describe())
-        install.run(command, spec.target, self.time_left())
-        return wheels.parse_lock(lock.read_text(), spec.target)
+    # ------------------------------------------------------------------ resolve
 
-    def fetch(self, chosen: list[wheels.Wheel]) -> list[Path]:
+    def resolve(self, spec: LayerSpec, target: Target, workdir: Path, index: Index,
+                time_left: Callable[[], float]) -> list[wheels.Wheel]:
+        """One wheel per package, chosen for this target, each one the target can load."""
+        folder = workdir / target.runtime
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "requirements.in").write_text("".join(f"{r}\n" for r in spec.requirements))
+        log.info("Resolving %s for %s", " ".join(spec.requirements), target.describe())
+        if target.wide_uv_platform == target.uv_platform:
+            return self._compile(target, folder, index, time_left, target.uv_platform, {})
+        return self._resolve_fitting(target, folder, index, time_left)
+
+    def _resolve_fitting(self, target: Target, folder: Path, index: Index,
+                         time_left: Callable[[], float]) -> list[wheels.Wheel]:
+        """Amazon Linux 2: resolve at manylinux_2_28, keep what fits glibc 2.26, constrain the rest."""
+        constraints: dict[str, str] = {}
+        for _ in range(MAX_FITTING_ROUNDS):
+            chosen = self._compile(target, folder, index, time_left, target.wide_uv_platform, constraints)
+            fitted: list[wheels.Wheel] = []
+            for wheel in chosen:
+                if fitting.fits(wheel.filename, target):
+                    fitted.append(wheel)
+                    continue
+                files = self.lister(index, wheel.name, min(max(time_left(), 1.0), FETCH_STALL_SECONDS))
+                same = fitting.same_release(files, wheel.version, target)
+                if same is not None:
+                    log.info("%s: %s fits %s better than %s", wheel.name, same.filename, target.describe(),
+                             wheel.filename)
+                    fitted.append(wheels.Wheel(wheel.name, wheel.version, same.url, same.sha256))
+                    continue
+                older = fitting.newest_fitting(files, target, below=wheel.version)
+                if older is None:
+                    raise InstallFailed(f"No wheel of {wheel.name} loads on {target.describe()} (glibc "
+                                        f"{target.glibc[0]}.{target.glibc[1]}): every release on the index needs "
+                                        "a newer glibc. Use python3.12 or newer.")
+                log.info("%s==%s needs a newer glibc than %s has; constraining to <=%s", wheel.name,
+                         wheel.version, target.describe(), older)
+                constraints[canonicalize_name(wheel.name)] = f"{wheel.name}<={older}"
+            if len(fitted) == len(chosen):
+                return fitted
+        raise InstallFailed(f"No set of wheels that loads on {target.describe()} was found in "
+                            f"{MAX_FITTING_ROUNDS} resolutions; pin the packages with compiled wheels.")
+
+    def _compile(self, target: Target, folder: Path, index: Index, time_left: Callable[[], float],
+                 uv_platform: str, constraints: dict[str, str]) -> list[wheels.Wheel]:
+        constraint_file = None
+        if constraints:
+            constraint_file = folder / "constraints.txt"
+            constraint_file.write_text("".join(f"{c}\n" for _, c in sorted(constraints.items())))
+        lock = folder / "pylock.toml"
+        command = install.plan_uv_lock(install.find_uv(), folder / "requirements.in", target, lock,
+                                       self.cache("uv"), index, uv_platform=uv_platform,
+                                       constraints=constraint_file)
+        install.run(command, target, time_left())
+        return wheels.parse_lock(lock.read_text(), target)
+
+    def resolve_all(self, spec: LayerSpec, workdir: Path, index: Index,
+                    time_left: Callable[[], float]) -> dict[Target, list[wheels.Wheel]]:
+        """Every runtime's resolution, in parallel (uv runs in its own process)."""
+        targets = spec.targets
+        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+            futures = [pool.submit(self.resolve, spec, t, workdir, index, time_left) for t in targets]
+            return {t: f.result() for t, f in zip(targets, futures, strict=True)}
+
+    def fetch(self, chosen: Sequence[wheels.Wheel], index: Index, time_left: Callable[[], float]) -> list[Path]:
         # A socket timeout bounds each read, not the download: a stalled connection fails within a
         # minute instead of holding the build until the Lambda deadline.
-        timeout = min(max(self.time_left(), 1.0), FETCH_STALL_SECONDS)
-        return wheels.fetch_all(chosen, self.cache("wheels"), self.index, timeout=timeout)
+        timeout = min(max(time_left(), 1.0), FETCH_STALL_SECONDS)
+        return wheels.fetch_all(chosen, self.cache("wheels"), index, timeout=timeout)
 
-    def entries(self, spec: LayerSpec, workdir: Path) -> list[archive.Entry]:
-        """The layer's files, sorted, slimmed as the spec asks."""
+    # ------------------------------------------------------------------ build
+
+    def build(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float],
+              content_key: str) -> Built:
+        """The layer's files, sorted, slimmed as the spec asks, with a lock per runtime."""
         if self.installer == "pip" or self.allow_sdist:
-            found = self._installed(spec, workdir / "python")
+            built = self._installed(spec, workdir, index, time_left)
         else:
-            found = wheels.entries(self.fetch(self.resolve(spec, workdir)))
-        return slim.select(found, spec.slim, spec.exclude_runtime_packages)
+            built = self._from_wheels(spec, workdir, index, time_left)
+        if not any(e.arcname.startswith("python/") for e in built.entries):
+            # Lambda refuses an empty zip; say why it would be empty instead.
+            raise InstallFailed(f"Nothing to install for {spec.describe()}: the environment markers "
+                                "of the requirements exclude this target.")
+        locks = [_lock_entry(content_key, t, built, index) for t in spec.targets]
+        return Built(sorted([*built.entries, *locks], key=lambda e: e.arcname), built.chosen, built.owners,
+                     built.folders)
 
-    def _installed(self, spec: LayerSpec, dest: Path) -> list[archive.Entry]:
-        cache = self.cache(self.installer)
-        if self.installer == "pip":
-            command = install.plan_pip(spec.requirements, spec.target, dest, cache, self.index)
-        else:
-            command = install.plan_uv(install.find_uv(), spec.requirements, spec.target, dest, cache,
-                                      self.index, self.allow_sdist)
-        log.info("Installing %s for %s", " ".join(spec.requirements), spec.target.describe())
-        output = install.run(command, spec.target, self.time_left())
-        log.debug("Installer output: %s", output[-4000:])
-        dest.mkdir(parents=True, exist_ok=True)
-        return archive.collect(dest)
+    def _from_wheels(self, spec: LayerSpec, workdir: Path, index: Index,
+                     time_left: Callable[[], float]) -> Built:
+        chosen = self.resolve_all(spec, workdir, index, time_left)
+        distinct = {w.sha256: w for ws in chosen.values() for w in ws}
+        paths = dict(zip(distinct, self.fetch(list(distinct.values()), index, time_left), strict=True))
+        placed: list[tuple[str, archive.Entry]] = []
+        owners: dict[str, str] = {}
+        folders: dict[Target, dict[str, str]] = {t: {} for t in chosen}
+        for prefix, wheel in layout.place_wheels(chosen):
+            kept = slim.select(wheels.members(paths[wheel.sha256]), spec.slim, spec.exclude_runtime_packages)
+            placed += [(prefix, e) for e in kept]
+            owners.update((f"{prefix}/{e.arcname}", canonicalize_name(wheel.name)) for e in kept)
+            for target, picked in chosen.items():
+                if prefix in (layout.SHARED, target.site_packages) and wheel in picked:
+                    folders[target][wheel.sha256] = prefix
+        return Built(layout.arrange(placed), chosen, owners, folders)
+
+    def _installed(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float]) -> Built:
+        trees: dict[Target, list[archive.Entry]] = {}
+        for target in spec.targets:
+            dest = workdir / target.runtime / "tree"
+            cache = self.cache(self.installer)
+            if self.installer == "pip":
+                command = install.plan_pip(spec.requirements, target, dest, cache, index)
+            else:
+                command = install.plan_uv(install.find_uv(), spec.requirements, target, dest, cache, index,
+                                          self.allow_sdist)
+            log.info("Installing %s for %s", " ".join(spec.requirements), target.describe())
+            output = install.run(command, target, time_left())
+            log.debug("Installer output: %s", output[-4000:])
+            dest.mkdir(parents=True, exist_ok=True)
+            found = archive.collect(dest, prefix="")
+            trees[target] = slim.select([e for e in found if e.arcname != ".lock"], spec.slim,
+                                        spec.exclude_runtime_packages)
+        entries = layout.place_trees(trees)
+        chosen = {t: _distributions(t, entries) for t in spec.targets}
+        return Built(entries, chosen)
+
+
+_DIST_INFO = re.compile(r"^(?P<name>[^/-]+)-(?P<version>[^/-]+)\.dist-info$")
+
+
+def _distributions(target: Target, entries: Sequence[archive.Entry]) -> list[wheels.Wheel]:
+    """What an installed layer holds for one runtime, for its lock (no wheel file or hash is known there)."""
+    found = []
+    for entry in entries:
+        folder, _, rest = entry.arcname.rpartition("/")
+        parent, _, dist_info = folder.rpartition("/")
+        match = _DIST_INFO.match(dist_info)
+        if match and rest == "METADATA" and parent in (layout.SHARED, target.site_packages):
+            found.append(wheels.Wheel(match["name"], match["version"], "", ""))
+    return found
+
+
+def _lock_entry(content_key: str, target: Target, built: Built, index: Index) -> archive.Entry:
+    text = lockfile.render(target, built.chosen.get(target, []), built.folders.get(target, {}), index.url).encode()
+    return archive.Entry(lockfile.path(content_key, target.runtime), len(text), False, data=text)

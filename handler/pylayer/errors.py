@@ -23,6 +23,10 @@ class InvalidProperties(ProviderError):
 
     cause = "InvalidProperties"
 
+    def __init__(self, reason: str, detail: str = "", prop: str = "") -> None:
+        super().__init__(reason, detail)
+        self.prop = prop  # the property at fault, where one is ("" for the map as a whole)
+
 
 class ConfigurationError(ProviderError):
     """The provider itself is misconfigured (environment of the function)."""
@@ -34,6 +38,18 @@ class InstallFailed(ProviderError):
     """The installer could not produce the requested packages for the target."""
 
     cause = "Install"
+
+
+class NotLoadable(ProviderError):
+    """The layer would not load on its runtime: a missing library, a failed import, no bytecode when required."""
+
+    cause = "NotLoadable"
+
+
+class WorkerFailed(ProviderError):
+    """A runtime worker could not do its job (crashed, timed out, or answered nonsense)."""
+
+    cause = "Worker"
 
 
 class LayerTooLarge(ProviderError):

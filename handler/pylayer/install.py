@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -17,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigurationError, InstallFailed, StorageFull
+from .failures import summarize_failure
 from .index import Index, scrub
-from .properties import clip
 from .target import Target
 
 INSTALLERS = ("uv", "pip")
@@ -26,7 +25,6 @@ INSTALLERS = ("uv", "pip")
 # stays out of its environment.
 _PASS_ENV = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR", "UV_HTTP_TIMEOUT", "UV_HTTP_RETRIES",
              "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
-SDIST_HINT = "source distributions are not allowed (provider parameter AllowSourceDistributions)"
 
 
 @dataclass(frozen=True)
@@ -68,8 +66,12 @@ def plan_uv(uv: str, requirements: Sequence[str], target: Target, dest: Path, ca
 
 
 def plan_uv_lock(uv: str, requirements_file: Path, target: Target, lock: Path, cache_dir: Path,
-                 index: Index | None = None, python: str = sys.executable) -> Command:
-    """Resolve for the target into a PEP 751 lock (pylock.toml) naming one wheel per package."""
+                 index: Index | None = None, python: str = sys.executable, uv_platform: str = "",
+                 constraints: Path | None = None) -> Command:
+    """Resolve for the target into a PEP 751 lock (pylock.toml) naming one wheel per package.
+
+    ``uv_platform`` overrides the target's own uv platform (``fitting`` resolves wider first).
+    """
     index = index or Index()
     argv = (
         uv, "pip", "compile", str(requirements_file),
@@ -77,7 +79,8 @@ def plan_uv_lock(uv: str, requirements_file: Path, target: Target, lock: Path, c
         "--format", "pylock.toml",
         "--python", python,
         "--python-version", target.python_version,
-        "--python-platform", target.uv_platform,
+        "--python-platform", uv_platform or target.uv_platform,
+        *(("--constraints", str(constraints)) if constraints else ()),
         "--only-binary", ":all:",
         "--no-config",
         "--no-header",
@@ -164,37 +167,3 @@ def _written(command: Command) -> str:
     target = Path(command.argv[command.argv.index("--target") + 1])
     size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) if target.is_dir() else 0
     return f" (after {size / 1_000_000:.1f} MB of files; the layer needs more)" if size else ""
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_INDEX_REFUSED = re.compile(r"lack of valid authentication credentials \((?P<status>40[13][^)]*)\)")
-_NO_WHEEL = re.compile(r"(?P<package>[A-Za-z0-9][A-Za-z0-9._-]*(?:==\S+)?) has no (?:usable )?wheels")
-
-
-def summarize_failure(stderr: str, target: Target) -> str:
-    """The one sentence of installer output that tells the user what went wrong."""
-    text = _ANSI.sub("", stderr)
-    lines = [line.strip(" ×╰─▶│\t") for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    no_wheel = _NO_WHEEL.search(text)
-    if no_wheel and "building from source is disabled" in text:
-        return clip(f"No wheel of {no_wheel['package']} for {target.describe()}; {SDIST_HINT}.", 300)
-    refused = _INDEX_REFUSED.search(text)
-    if refused:
-        return (f"Install failed for {target.describe()}: the package index refused the provider's "
-                f"credentials ({refused['status']}); check the index secret.")
-    # uv puts the explanation in a "Because ..." line under its "error:" line;
-    # pip in its last "ERROR:" line; network failures in a chain of "cause:" lines.
-    explanation = next((line for line in lines if "Because " in line), "")
-    causes = [line.removeprefix("cause: ") for line in lines if line.startswith("cause: ")]
-    errors = [line for line in lines if line.startswith(("ERROR: ", "error: "))]
-    if not explanation and errors:
-        explanation = errors[-1].removeprefix("ERROR: ").removeprefix("error: ")
-        if explanation.startswith("Request failed after") and causes:
-            explanation = causes[0]  # "... after 3 retries": the first cause says what
-        if causes and causes[-1] != explanation:
-            explanation = f"{explanation} ({causes[-1]})"  # the root cause: refused, DNS, TLS ...
-    if not explanation:
-        explanation = lines[-1] if lines else "the installer failed"
-    explanation = explanation.removeprefix("cause: ").removeprefix("ERROR: ").removeprefix("error: ")
-    return f"Install failed for {target.describe()}: {clip(explanation, 300)}"

@@ -1,114 +1,75 @@
-"""Identity of a layer version, and the decision: reuse a version or build one.
+"""What a request should do, decided from what the provider found. Pure: no AWS, no files.
 
-Pure: no AWS, no files. Every version the provider publishes carries a marker
-at the end of its Description:
+As pip-tools' ``diff`` plans and ``sync`` executes: ``provider`` gathers the
+facts (the layer's versions, the archive a build of the same content left),
+asks here what to do, and does it.
 
-    [pylayer <version key, 16 hex> <owner key, 12 hex> <unzipped bytes>]
+Create/Update: a ``Plan`` is an ordered list of steps; the executor tries them
+in turn. ``Reuse`` may find its version gone by the time it reads it; ``Build``
+always ends the list.
 
-The version key hashes everything that decides what is published (content and
-metadata); the owner key hashes the stack id and logical id of the resource.
-The marker lets a retried event, a rollback or an Update that changes nothing
-find the version it already made, and keeps it from ever picking up a version
-that belongs to another resource or stack.
+Delete: ``plan_delete`` says whether the named version may be deleted: only
+one this provider published (its marker) for this very resource (its owner
+key), in the provider's own account and region.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .properties import LayerSpec
-
-MARKER = re.compile(r"\[pylayer (?P<version>[0-9a-f]{16}) (?P<owner>[0-9a-f]{12}) (?P<size>\d{1,12})\]$")
-# Bump when the build changes what identical inputs produce.
-BUILD_FORMAT = 1
+from .identity import read_marker
+from .layerversion import LayerVersion
 
 
 @dataclass(frozen=True)
-class BuildOptions:
-    """Provider configuration that changes what an install produces."""
+class Artifact:
+    """A layer zip in the bucket, built before from the same content, ready to publish again."""
 
-    installer: str = "uv"
-    index_url: str = ""  # without credentials
-    allow_sdist: bool = False
-
-
-def _digest(value: object) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def content_key(spec: LayerSpec, options: BuildOptions) -> str:
-    """What decides the files in the layer (shared by every resource with the same inputs)."""
-    return _digest({
-        "format": BUILD_FORMAT,
-        "requirements": list(spec.requirements),
-        "runtime": spec.target.runtime,
-        "architecture": spec.target.architecture,
-        "installer": options.installer,
-        "index": options.index_url,
-        "sdist": options.allow_sdist,
-        "slim": spec.slim,
-        "exclude_runtime_packages": spec.exclude_runtime_packages,
-    })
-
-
-def version_key(spec: LayerSpec, options: BuildOptions) -> str:
-    """What decides a published version: its content and its metadata."""
-    return _digest({
-        "content": content_key(spec, options),
-        "layer": spec.layer_name,
-        "compatible_runtimes": list(spec.compatible_runtimes),
-        "description": spec.description,
-        "license": spec.license_info,
-        "share_with": list(spec.share_with),
-    })[:16]
-
-
-def owner_key(stack_id: str, logical_id: str) -> str:
-    return _digest({"stack": stack_id, "logical": logical_id})[:12]
-
-
-@dataclass(frozen=True)
-class Marker:
-    version: str
-    owner: str
+    key: str
     unzipped_size: int
-
-    def render(self) -> str:
-        return f"[pylayer {self.version} {self.owner} {self.unzipped_size}]"
-
-
-def describe(user_description: str, marker: Marker) -> str:
-    return f"{user_description} {marker.render()}".strip()
-
-
-def read_marker(description: str | None) -> Marker | None:
-    match = MARKER.search(description or "")
-    if not match:
-        return None
-    return Marker(match["version"], match["owner"], int(match["size"]))
+    packages: tuple[str, ...] = ()
+    bytecode: str = ""  # the Bytecode attribute of the build that made it
 
 
 @dataclass(frozen=True)
-class Existing:
-    """A version of the layer as ListLayerVersions shows it."""
+class Reuse:
+    """Answer with a version this resource already published from the same spec."""
 
-    arn: str
-    version: int
-    description: str
+    version: LayerVersion
 
 
-def owned_matches(existing: Iterable[Existing], version: str, owner: str) -> list[Existing]:
+@dataclass(frozen=True)
+class Republish:
+    """Publish the archive a build of the same content left in the bucket: nothing is installed."""
+
+    artifact: Artifact
+
+
+@dataclass(frozen=True)
+class Build:
+    """Install, verify and zip the layer, then publish it."""
+
+
+Step = Reuse | Republish | Build
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+
+    def describe(self) -> str:
+        return " -> ".join(type(step).__name__ for step in self.steps)
+
+
+def owned_matches(versions: Iterable[LayerVersion], version_key: str, owner: str) -> list[LayerVersion]:
     """This resource's versions built from this very spec, newest first."""
-    found = [e for e in existing
-             if (m := read_marker(e.description)) and m.version == version and m.owner == owner]
-    return sorted(found, key=lambda e: -e.version)
+    found = [v for v in versions
+             if (m := read_marker(v.description)) and m.version == version_key and m.owner == owner]
+    return sorted(found, key=lambda v: -v.number)
 
 
-def choose(matches: list[Existing], current_id: str | None) -> Existing | None:
+def choose(matches: list[LayerVersion], current_id: str | None) -> LayerVersion | None:
     """The version to answer with without building, if any.
 
     The current one when it still matches (an Update that changes nothing, a
@@ -119,3 +80,36 @@ def choose(matches: list[Existing], current_id: str | None) -> Existing | None:
         if match.arn == current_id:
             return match
     return matches[0] if matches else None
+
+
+def plan_apply(versions: Iterable[LayerVersion], version_key: str, owner: str, current_id: str | None,
+               artifact: Artifact | None) -> Plan:
+    chosen = choose(owned_matches(versions, version_key, owner), current_id)
+    steps: list[Step] = [Reuse(chosen)] if chosen is not None else []
+    if artifact is not None:
+        steps.append(Republish(artifact))
+    steps.append(Build())
+    return Plan(tuple(steps))
+
+
+@dataclass(frozen=True)
+class DeleteDecision:
+    delete: bool
+    why: str
+
+
+def plan_delete(named: LayerVersion | None, found: LayerVersion | None, owner: str,
+                account: str | None, region: str | None) -> DeleteDecision:
+    """Whether to delete the version a Delete names. ``found`` is what GetLayerVersion returned."""
+    if named is None:
+        return DeleteDecision(False, "the physical id is not a layer version ARN (a failed Create's id)")
+    if (account and named.account != account) or (region and named.region != region):
+        return DeleteDecision(False, "the provider publishes only in its own account and region")
+    if found is None:
+        return DeleteDecision(False, "the version is already gone")
+    marker = read_marker(found.description)
+    if marker is None:
+        return DeleteDecision(False, "the version was not published by this provider (no marker)")
+    if marker.owner != owner:
+        return DeleteDecision(False, "the version belongs to another resource or stack")
+    return DeleteDecision(True, "this resource published it")

@@ -2,7 +2,8 @@
 
 This is the edge: everything after it works on typed values. Every way the
 input can be wrong ends in ``InvalidProperties`` with a message short enough
-for the stack events; nothing else may escape ``parse``.
+for the stack events (and the property at fault, for the lint rules); nothing
+else may escape ``parse``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .target import ARCHITECTURES, RUNTIMES, Target
 
 @dataclass(frozen=True)
 class PropertySpec:
-    """One row of the resource reference (README.md and the parser share it)."""
+    """One row of the resource reference (docs/reference.md and the parser share it)."""
 
     name: str
     required: bool
@@ -31,29 +32,33 @@ class PropertySpec:
     description: str
 
 
+NEW_VERSION = "Replacement (new version)"
 SCHEMA: tuple[PropertySpec, ...] = (
-    PropertySpec("LayerName", True, "String", "-", "Replacement (new version)",
-                 "Name of the layer: 1-64 of A-Z a-z 0-9 _ -."),
-    PropertySpec("Requirements", True, "List of String", "-", "Replacement (new version)",
+    PropertySpec("LayerName", True, "String", "-", NEW_VERSION, "Name of the layer: 1-64 of A-Z a-z 0-9 _ -."),
+    PropertySpec("Requirements", True, "List of String", "-", NEW_VERSION,
                  "PEP 508 requirements, or one newline-separated string."),
-    PropertySpec("Runtime", False, "String", "the provider's runtime", "Replacement (new version)",
-                 "Target runtime, python3.9 to python3.14."),
-    PropertySpec("Architecture", False, "String", "the provider's architecture",
-                 "Replacement (new version)", "Target architecture, x86_64 or arm64."),
-    PropertySpec("CompatibleRuntimes", False, "List of String", "[Runtime]",
-                 "Replacement (new version)", "Runtimes recorded on the layer version."),
-    PropertySpec("Description", False, "String", "none", "Replacement (new version)",
+    PropertySpec("Runtime", False, "String", "the provider's runtime", NEW_VERSION,
+                 "Target runtime, python3.9 to python3.14; with CompatibleRuntimes, one of them."),
+    PropertySpec("Architecture", False, "String", "the provider's architecture", NEW_VERSION,
+                 "Target architecture, x86_64 or arm64."),
+    PropertySpec("CompatibleRuntimes", False, "List of String", "[Runtime]", NEW_VERSION,
+                 "The runtimes the layer serves: each gets its own resolution, wheels and bytecode."),
+    PropertySpec("Description", False, "String", "none", NEW_VERSION,
                  "Description of the layer version (at most 200 characters)."),
-    PropertySpec("LicenseInfo", False, "String", "none", "Replacement (new version)",
+    PropertySpec("LicenseInfo", False, "String", "none", NEW_VERSION,
                  "License of the layer's content (at most 512 characters)."),
-    PropertySpec("Slim", False, "Boolean", "false", "Replacement (new version)",
+    PropertySpec("Slim", False, "Boolean", "false", NEW_VERSION,
                  "Drop test suites, type stubs, Cython sources and doc folders."),
-    PropertySpec("ExcludeRuntimePackages", False, "Boolean", "false", "Replacement (new version)",
+    PropertySpec("ExcludeRuntimePackages", False, "Boolean", "false", NEW_VERSION,
                  "Drop boto3, botocore, s3transfer and jmespath: the Lambda runtime has them."),
-    PropertySpec("ShareWith", False, "List of String", "none (this account only)", "Replacement (new version)",
+    PropertySpec("ShareWith", False, "List of String", "none (this account only)", NEW_VERSION,
                  "Accounts (12 digits), organizations (o-...) or * (everyone) that may use each version."),
-    PropertySpec("AllowPublicShare", False, "Boolean", "false", "Replacement (new version)",
+    PropertySpec("AllowPublicShare", False, "Boolean", "false", NEW_VERSION,
                  "Must be true for ShareWith to hold * (every AWS account)."),
+    PropertySpec("Bytecode", False, "String", "auto", NEW_VERSION,
+                 "auto, true or false: .pyc compiled by each runtime's own interpreter."),
+    PropertySpec("ImportCheck", False, "List of String", "none", NEW_VERSION,
+                 "Modules each runtime's worker imports before the version is published."),
 )
 
 # CloudFormation copies these into ResourceProperties; they are not ours.
@@ -65,6 +70,10 @@ MAX_REQUIREMENTS = 200
 MAX_REQUIREMENT_LENGTH = 300
 MAX_DESCRIPTION = 200
 MAX_LICENSE = 512
+MAX_COMPATIBLE_RUNTIMES = 15
+MAX_IMPORTS = 20
+BYTECODE = ("auto", "true", "false")
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 # A requirement that names a location instead of a project.
 _PATHLIKE = re.compile(r"^(\.|/|~|\\|[A-Za-z]:[\\/])|^[a-z+]+://|^file:", re.IGNORECASE)
 
@@ -73,13 +82,25 @@ _PATHLIKE = re.compile(r"^(\.|/|~|\\|[A-Za-z]:[\\/])|^[a-z+]+://|^file:", re.IGN
 class LayerSpec:
     layer_name: str
     requirements: tuple[str, ...]
-    target: Target
-    compatible_runtimes: tuple[str, ...]
+    architecture: str
+    runtimes: tuple[str, ...]  # CompatibleRuntimes, as written (duplicates dropped)
     description: str = ""
     license_info: str = ""
     slim: bool = False
     exclude_runtime_packages: bool = False
     share_with: tuple[str, ...] = ()
+    bytecode: str = "auto"
+    import_check: tuple[str, ...] = ()
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        """One build target per runtime the layer serves, oldest Python first."""
+        ordered = sorted(self.runtimes, key=lambda r: RUNTIMES[r])
+        return tuple(Target(runtime, self.architecture) for runtime in ordered)
+
+    def describe(self) -> str:
+        """'python3.12 arm64', or 'python3.11, python3.12 arm64' for a layer of several runtimes."""
+        return f"{', '.join(t.runtime for t in self.targets)} {self.architecture}"
 
 
 @dataclass(frozen=True)
@@ -105,27 +126,28 @@ def parse(properties: object, defaults: Defaults) -> LayerSpec:
     if unknown:
         raise InvalidProperties(
             f"Unknown properties: {clip(', '.join(unknown), 120)}. "
-            f"Allowed: {', '.join(p.name for p in SCHEMA)}."
+            f"Allowed: {', '.join(p.name for p in SCHEMA)}.", prop=unknown[0]
         )
-    runtime = _choice(props, "Runtime", RUNTIMES, defaults.runtime)
     architecture = _choice(props, "Architecture", ARCHITECTURES, defaults.architecture)
     return LayerSpec(
         layer_name=_layer_name(props),
         requirements=parse_requirements(_required(props, "Requirements")),
-        target=Target(runtime, architecture),
-        compatible_runtimes=_compatible_runtimes(props, runtime),
+        architecture=architecture,
+        runtimes=_runtimes(props, defaults.runtime),
         description=_text(props, "Description", MAX_DESCRIPTION),
         license_info=_text(props, "LicenseInfo", MAX_LICENSE),
         slim=_boolean(props, "Slim"),
         exclude_runtime_packages=_boolean(props, "ExcludeRuntimePackages"),
         share_with=_share_with(props),
+        bytecode=_bytecode(props),
+        import_check=_import_check(props),
     )
 
 
 def _required(props: Mapping[str, Any], name: str) -> Any:
     value = props.get(name)
     if value is None or value == "" or value == []:
-        raise InvalidProperties(f"{name} is required.")
+        raise InvalidProperties(f"{name} is required.", prop=name)
     return value
 
 
@@ -134,8 +156,19 @@ def _string(props: Mapping[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidProperties(f"{name} must be a string, got {type(value).__name__}.")
+        raise InvalidProperties(f"{name} must be a string, got {type(value).__name__}.", prop=name)
     return value
+
+
+def _strings(props: Mapping[str, Any], name: str, what: str) -> list[str]:
+    """A list of strings, or one string standing for a list of it; [] when absent."""
+    value = props.get(name)
+    if value is None or value == "" or value == []:
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise InvalidProperties(f"{name} must be a list of {what}.", prop=name)
+    return list(items)
 
 
 def _layer_name(props: Mapping[str, Any]) -> str:
@@ -143,7 +176,7 @@ def _layer_name(props: Mapping[str, Any]) -> str:
     name = _string(props, "LayerName") or ""
     if not LAYER_NAME.fullmatch(name):
         raise InvalidProperties(
-            f"LayerName {clip(name)!s} is invalid: use 1-64 letters, digits, '_' or '-'."
+            f"LayerName {clip(name)!s} is invalid: use 1-64 letters, digits, '_' or '-'.", prop="LayerName"
         )
     return name
 
@@ -153,14 +186,15 @@ def _choice(props: Mapping[str, Any], name: str, allowed: Mapping[str, object], 
     if value is None or value == "":
         return default
     if value not in allowed:
-        raise InvalidProperties(f"{name} {clip(value)} is not supported: use one of {', '.join(allowed)}.")
+        raise InvalidProperties(f"{name} {clip(value)} is not supported: use one of {', '.join(allowed)}.",
+                                prop=name)
     return value
 
 
 def _text(props: Mapping[str, Any], name: str, limit: int) -> str:
     value = _string(props, name) or ""
     if len(value) > limit:
-        raise InvalidProperties(f"{name} is {len(value)} characters long; the limit is {limit}.")
+        raise InvalidProperties(f"{name} is {len(value)} characters long; the limit is {limit}.", prop=name)
     return value
 
 
@@ -173,46 +207,69 @@ def _boolean(props: Mapping[str, Any], name: str) -> bool:
         return True
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise InvalidProperties(f"{name} must be true or false, got {clip(value)}.")
+    raise InvalidProperties(f"{name} must be true or false, got {clip(value)}.", prop=name)
 
 
 def _share_with(props: Mapping[str, Any]) -> tuple[str, ...]:
-    value = props.get("ShareWith")
     allow_public = _boolean(props, "AllowPublicShare")
-    if value is None or value == "" or value == []:
-        return ()
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise InvalidProperties("ShareWith must be a list of account ids, organization ids or *.")
+    items = _strings(props, "ShareWith", "account ids, organization ids or *")
     if len(items) > sharing.MAX_ENTRIES:
-        raise InvalidProperties(f"ShareWith holds {len(items)} entries; the limit is {sharing.MAX_ENTRIES}.")
+        raise InvalidProperties(f"ShareWith holds {len(items)} entries; the limit is {sharing.MAX_ENTRIES}.",
+                                prop="ShareWith")
     for item in items:
         if sharing.kind(item) is None:
             raise InvalidProperties(
-                f"ShareWith: {clip(item)} is not a 12-digit account id, an organization id (o-...) or *."
-            )
+                f"ShareWith: {clip(item)} is not a 12-digit account id, an organization id (o-...) or *.",
+                prop="ShareWith")
     if sharing.EVERYONE in items and not allow_public:
         raise InvalidProperties(
-            'ShareWith "*" shares the layer with every AWS account: set AllowPublicShare to true to confirm.'
-        )
+            'ShareWith "*" shares the layer with every AWS account: set AllowPublicShare to true to confirm.',
+            prop="ShareWith")
     return tuple(sorted(set(items)))
 
 
-def _compatible_runtimes(props: Mapping[str, Any], runtime: str) -> tuple[str, ...]:
-    value = props.get("CompatibleRuntimes")
-    if value is None or value == "" or value == []:
+def _runtimes(props: Mapping[str, Any], default: str) -> tuple[str, ...]:
+    """CompatibleRuntimes (default [Runtime]); a Runtime given with it must be one of them."""
+    runtime = _choice(props, "Runtime", RUNTIMES, default)
+    items = _strings(props, "CompatibleRuntimes", "runtime names")
+    if not items:
         return (runtime,)
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise InvalidProperties("CompatibleRuntimes must be a list of runtime names.")
     unknown = [i for i in items if i not in RUNTIMES]
     if unknown:
         raise InvalidProperties(
-            f"CompatibleRuntimes: {clip(unknown[0])} is not supported: use python3.9 to python3.14."
-        )
-    if len(items) > 15:
-        raise InvalidProperties("CompatibleRuntimes holds at most 15 runtimes.")
-    return tuple(dict.fromkeys(items))
+            f"CompatibleRuntimes: {clip(unknown[0])} is not supported: use python3.9 to python3.14.",
+            prop="CompatibleRuntimes")
+    if len(items) > MAX_COMPATIBLE_RUNTIMES:
+        raise InvalidProperties(f"CompatibleRuntimes holds at most {MAX_COMPATIBLE_RUNTIMES} runtimes.",
+                                prop="CompatibleRuntimes")
+    runtimes = tuple(dict.fromkeys(items))
+    if props.get("Runtime") and runtime not in runtimes:
+        raise InvalidProperties(
+            f"Runtime {runtime} is not among CompatibleRuntimes ({', '.join(runtimes)}): "
+            "add it there, or leave Runtime out.", prop="Runtime")
+    return runtimes
+
+
+def _bytecode(props: Mapping[str, Any]) -> str:
+    value = props.get("Bytecode")
+    if value is None or value == "":
+        return "auto"
+    text = str(value).lower() if isinstance(value, bool) else value
+    if not isinstance(text, str) or text.strip().lower() not in BYTECODE:
+        raise InvalidProperties(f"Bytecode must be auto, true or false, got {clip(value)}.", prop="Bytecode")
+    return text.strip().lower()
+
+
+def _import_check(props: Mapping[str, Any]) -> tuple[str, ...]:
+    items = _strings(props, "ImportCheck", "module names")
+    if len(items) > MAX_IMPORTS:
+        raise InvalidProperties(f"ImportCheck holds {len(items)} modules; the limit is {MAX_IMPORTS}.",
+                                prop="ImportCheck")
+    for item in items:
+        if not MODULE_NAME.fullmatch(item.strip()):
+            raise InvalidProperties(f"ImportCheck: {clip(item)} is not a module name (such as numpy or "
+                                    "google.protobuf).", prop="ImportCheck")
+    return tuple(dict.fromkeys(item.strip() for item in items))
 
 
 def parse_requirements(value: object) -> tuple[str, ...]:
@@ -223,40 +280,39 @@ def parse_requirements(value: object) -> tuple[str, ...]:
     elif isinstance(value, list):
         items = list(value)
     else:
-        raise InvalidProperties("Requirements must be a list of PEP 508 requirement strings.")
+        raise InvalidProperties("Requirements must be a list of PEP 508 requirement strings.", prop="Requirements")
     if not items:
-        raise InvalidProperties("Requirements is required.")
+        raise InvalidProperties("Requirements is required.", prop="Requirements")
     if len(items) > MAX_REQUIREMENTS:
-        raise InvalidProperties(f"Requirements holds {len(items)} entries; the limit is {MAX_REQUIREMENTS}.")
+        raise InvalidProperties(f"Requirements holds {len(items)} entries; the limit is {MAX_REQUIREMENTS}.",
+                                prop="Requirements")
     canonical = {_requirement(item) for item in items}
     return tuple(sorted(canonical, key=str.lower))
 
 
 def _requirement(item: object) -> str:
+    def refuse(why: str) -> InvalidProperties:
+        return InvalidProperties(f"Requirements: {why}", prop="Requirements")
+
     if not isinstance(item, str):
-        raise InvalidProperties(f"Requirements: every entry must be a string, got {clip(item)}.")
+        raise refuse(f"every entry must be a string, got {clip(item)}.")
     text = item.strip()
     if not text:
-        raise InvalidProperties("Requirements: an entry is empty.")
+        raise refuse("an entry is empty.")
     if len(text) > MAX_REQUIREMENT_LENGTH:
-        raise InvalidProperties(
-            f"Requirements: {clip(text)} is longer than {MAX_REQUIREMENT_LENGTH} characters."
-        )
+        raise refuse(f"{clip(text)} is longer than {MAX_REQUIREMENT_LENGTH} characters.")
     if text.startswith("-"):
-        raise InvalidProperties(
-            f"Requirements: {clip(text)} is a pip option; only PEP 508 requirements are allowed "
-            "(the package index is set on the provider)."
-        )
+        raise refuse(f"{clip(text)} is a pip option; only PEP 508 requirements are allowed "
+                     "(the package index is set on the provider).")
     if _PATHLIKE.search(text):
-        raise InvalidProperties(
-            f"Requirements: {clip(text)} is a path or URL; only packages from the index are allowed."
-        )
+        raise refuse(f"{clip(text)} is a path or URL; only packages from the index are allowed.")
     try:
         requirement = Requirement(text)
-        if requirement.url:
-            raise InvalidProperties(
-                f"Requirements: {clip(text)} is a direct URL reference; only packages from the index are allowed."
-            )
-        return str(requirement)
     except (InvalidRequirement, ValueError):  # ValueError: a marker value packaging cannot write back
-        raise InvalidProperties(f"Requirements: {clip(text)} is not a valid PEP 508 requirement.") from None
+        raise refuse(f"{clip(text)} is not a valid PEP 508 requirement.") from None
+    if requirement.url:
+        raise refuse(f"{clip(text)} is a direct URL reference; only packages from the index are allowed.")
+    try:
+        return str(requirement)
+    except ValueError:
+        raise refuse(f"{clip(text)} is not a valid PEP 508 requirement.") from None

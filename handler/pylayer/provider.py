@@ -1,49 +1,49 @@
-"""What Create, Update and Delete do.
+"""What Create, Update and Delete do: gather the facts, ask ``plan``, carry the plan out.
 
-Each request first looks for a version this resource already published from
-the same spec (see ``plan``): a retried event, a rollback and an Update that
-changes nothing answer with it instead of publishing again. Otherwise the
-steps (install -> archive -> upload -> publish) run in a fresh work directory
-that is removed whatever happens: a warm Lambda container keeps /tmp.
+Collaborators are passed in: the store (S3 and Lambda), the build engine, the
+runtime workers, the workspace in /tmp, the deadline and an observer. Nothing
+here decides what to do (``plan``) or how a layer is made (``builder``,
+``verify``).
 """
 
 from __future__ import annotations
 
-import errno
 import logging
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import archive, builder, plan, sharing, wheels
-from .errors import InstallFailed, OutOfTime, StorageFull
-from .index import Index, credentials_from_secret
+from . import archive, identity, plan, sharing, wheels
+from .builder import Engine
+from .credentials import index_for
+from .deadline import Deadline
+from .identity import BYTECODE_STATES, Marker
+from .interpreters import Interpreters
+from .layerversion import LayerVersion
 from .observe import Observer, Quiet
 from .properties import LayerSpec, parse
 from .settings import Settings
-from .store import LayerVersionRef, Published, parse_version_arn
+from .verify import verify
+from .workers import LambdaWorkers, LocalWorkers, RuntimeSite, StaticCheck, Workers
+from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-# Seconds kept back from the Lambda deadline for zip, upload, publish and the answer.
-RESERVE_SECONDS = 60.0
-# Below this, publishing is not started: a version published after the answer
-# went out (crhelper answers FAILED just before the deadline) would leak.
-PUBLISH_MARGIN_SECONDS = 20.0
-
 
 class Store(Protocol):
+    bucket: str
+
     def upload(self, path: Path, key: str) -> bool: ...
-    def publish(self, spec: LayerSpec, key: str, description: str) -> Published: ...
-    def versions(self, layer_name: str) -> list[plan.Existing]: ...
-    def get(self, ref: LayerVersionRef) -> Published | None: ...
-    def delete(self, ref: LayerVersionRef) -> None: ...
+    def download(self, key: str, dest: Path) -> None: ...
+    def remove(self, keys: Sequence[str]) -> None: ...
+    def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]: ...
+    def publish(self, spec: LayerSpec, key: str, description: str) -> tuple[LayerVersion, bool]: ...
+    def versions(self, layer_name: str) -> list[LayerVersion]: ...
+    def get(self, ref: LayerVersion) -> LayerVersion | None: ...
+    def delete(self, ref: LayerVersion) -> None: ...
     def secret(self, secret_id: str) -> str: ...
     def read_json(self, key: str) -> dict[str, Any] | None: ...
     def write_json(self, key: str, value: dict[str, Any]) -> None: ...
@@ -63,7 +63,7 @@ class Request:
 
     @property
     def owner(self) -> str:
-        return plan.owner_key(self.stack_id, self.logical_id)
+        return identity.owner_key(self.stack_id, self.logical_id)
 
 
 @dataclass(frozen=True)
@@ -73,15 +73,6 @@ class Outcome:
     reused: bool = False
     packages: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """A layer zip in the bucket, ready to publish."""
-
-    key: str
-    unzipped_size: int
-    packages: tuple[str, ...] = ()
 
 
 def spec_pointer_key(content_key: str) -> str:
@@ -94,127 +85,91 @@ def artifact_key(archive_sha256: str) -> str:
     return f"layers/sha256/{archive_sha256}.zip"
 
 
-def attributes(published: Published, unzipped_size: int) -> dict[str, str]:
+def attributes(version: LayerVersion, unzipped_size: int, bytecode: str) -> dict[str, str]:
     """Fn::GetAtt values. Strings, like everything CloudFormation reads."""
     return {
-        "LayerVersionArn": published.arn,
-        "LayerArn": published.layer_arn,
-        "Version": str(published.version),
-        "CodeSha256": published.code_sha256,
-        "CodeSize": str(published.code_size),
+        "LayerVersionArn": version.arn,
+        "LayerArn": version.layer_arn,
+        "Version": str(version.number),
+        "CodeSha256": version.code_sha256,
+        "CodeSize": str(version.code_size),
         "UnzippedSize": str(unzipped_size),
+        "Bytecode": bytecode or "unknown",
     }
 
 
 class Provider:
-    def __init__(self, settings: Settings, store: Store,
-                 remaining_seconds: Callable[[], float] = lambda: 900.0,
-                 account: str | None = None, observer: Observer | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store, engine: Engine, workers: Workers,
+                 deadline: Deadline | None = None, account: str | None = None,
+                 observer: Observer | None = None, static: Workers | None = None) -> None:
         self.settings = settings
         self.store = store
-        self.remaining_seconds = remaining_seconds
+        self.engine = engine
+        self.workers = workers
+        self.static = static or StaticCheck()
+        self.deadline = deadline or Deadline()
         self.account = account
         self.observer = observer or Quiet()
+        self.workspace = Workspace(settings.work_root, settings.cache_root)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store, remaining_seconds: Callable[[], float],
+                      account: str | None = None, observer: Observer | None = None) -> Provider:
+        """The provider as the Lambda function runs it: workers by the settings (see ``workers_for``)."""
+        engine = Engine(settings.cache_root, settings.installer, settings.allow_sdist)
+        return cls(settings, store, engine, workers_for(settings, store, engine), Deadline(remaining_seconds),
+                   account, observer)
 
     def create(self, request: Request) -> Outcome:
         return self.apply(request)
 
     def update(self, request: Request) -> Outcome:
-        # The old version stays: CloudFormation deletes it in cleanup, and
-        # needs it on rollback.
+        # The old version stays: CloudFormation deletes it in cleanup, and needs it on rollback.
         return self.apply(request)
+
+    # ------------------------------------------------------------------ Create / Update
 
     def apply(self, request: Request) -> Outcome:
         spec = parse(request.properties, self.settings.defaults)
-        version_key = plan.version_key(spec, self.settings.build_options)
-        pointer = spec_pointer_key(plan.content_key(spec, self.settings.build_options))
+        options = self.settings.build_options
+        version_key = identity.version_key(spec, options)
+        content_key = identity.content_key(spec, options)
+        pointer = spec_pointer_key(content_key)
         with ThreadPoolExecutor(max_workers=1) as pool:
             # The archive lookup runs beside the version listing: one round trip less to wait for.
             lookup = pool.submit(self._reusable_artifact, pointer) if self.settings.bucket else None
-            matches = plan.owned_matches(self.store.versions(spec.layer_name), version_key, request.owner)
-            chosen = plan.choose(matches, request.physical_id)
-            if chosen is not None:
-                reused = self._reuse(chosen)
-                if reused is not None:
-                    self._share(spec, reused.physical_id)  # a retry whose first attempt died before sharing
-                    self.observer.measure("VersionReused", 1, "Count")
-                    return reused
-            self.settings.check_build()
+            versions = self.store.versions(spec.layer_name)
             artifact = lookup.result() if lookup is not None else None
-        return self.build(spec, version_key, request.owner, pointer, artifact)
+        steps = plan.plan_apply(versions, version_key, request.owner, request.physical_id, artifact)
+        log.info("Plan: %s", steps.describe())
+        for step in steps.steps:
+            if isinstance(step, plan.Reuse):
+                reused = self._reuse(spec, step.version)
+                if reused is not None:
+                    return reused
+                continue
+            self.settings.check_build()
+            if isinstance(step, plan.Republish):
+                log.info("Reusing the archive %s built before from the same spec", step.artifact.key)
+                self.observer.measure("ArchiveReused", 1, "Count")
+                return self._publish(spec, step.artifact, version_key, request.owner, {})
+            timings: dict[str, float] = {}
+            built = self._build(spec, content_key, pointer, timings)
+            self.observer.measure("ArchiveReused", 0, "Count")
+            return self._publish(spec, built, version_key, request.owner, timings)
+        raise AssertionError("a plan always ends with Build")
 
-    def _reuse(self, chosen: plan.Existing) -> Outcome | None:
-        ref = parse_version_arn(chosen.arn)
-        details = self.store.get(ref) if ref else None
-        marker = plan.read_marker(details.description) if details else None
+    def _reuse(self, spec: LayerSpec, chosen: LayerVersion) -> Outcome | None:
+        details = self.store.get(chosen)
+        marker = identity.read_marker(details.description) if details else None
         if details is None or marker is None:
-            return None
+            return None  # gone since the listing: go on with the plan
         log.info("Reusing %s: this resource already published it from the same spec", details.arn)
-        return Outcome(details.arn, attributes(details, marker.unzipped_size), reused=True)
+        self._share(spec, details.arn)  # a retry whose first attempt died before sharing
+        self.observer.measure("VersionReused", 1, "Count")
+        return Outcome(details.arn, attributes(details, marker.unzipped_size, marker.bytecode), reused=True)
 
-    def delete(self, request: Request) -> bool:
-        """Delete the version the id names, if it is this resource's. False if nothing was deleted."""
-        ref = parse_version_arn(request.physical_id)
-        if ref is None:
-            # A failed Create leaves crhelper's made-up id: nothing was published.
-            log.info("Physical id is not a layer version ARN; nothing to delete")
-            return False
-        foreign_account = bool(self.account) and ref.account != self.account
-        foreign_region = bool(self.settings.region) and ref.region != self.settings.region
-        if foreign_account or foreign_region:
-            log.warning("Not deleting %s: the provider publishes only in its own account and region", ref.arn)
-            return False
-        details = self.store.get(ref)
-        if details is None:
-            log.info("Layer version %s was already gone", ref.arn)
-            return False
-        marker = plan.read_marker(details.description)
-        if marker is not None and marker.owner != request.owner:
-            log.warning("Not deleting %s: it belongs to another resource", ref.arn)
-            return False
-        self.store.delete(ref)
-        log.info("Deleted layer version %s", ref.arn)
-        self.observer.measure("VersionsDeleted", 1, "Count")
-        return True
-
-    def build(self, spec: LayerSpec, version_key: str, owner: str, pointer: str,
-              artifact: Artifact | None) -> Outcome:
-        """Publish a version of this spec: from the archive built before, if any, or a new one."""
-        timings: dict[str, float] = {}
-        started_build = time.monotonic()
-        if artifact is None:
-            artifact = self._build_archive(spec, pointer, timings)
-        else:
-            log.info("Reusing the archive %s built before from the same spec", artifact.key)
-        self.observer.measure("ArchiveReused", 0 if timings else 1, "Count")
-
-        self._check_time("publishing")
-        started = time.monotonic()
-        marker = plan.Marker(version_key, owner, artifact.unzipped_size)
-        with self.observer.phase("publish"):
-            published = self.store.publish(spec, artifact.key, plan.describe(spec.description, marker))
-        if published.retried:
-            self._drop_duplicates(spec, version_key, owner, keep=published.arn)
-        try:
-            self._share(spec, published.arn)
-        except Exception:
-            # Not answered with, so never deleted by CloudFormation: delete it here.
-            ref = parse_version_arn(published.arn)
-            if ref is not None:
-                self.store.delete(ref)
-            raise
-        timings["publish"] = time.monotonic() - started
-        self.observer.measure("BuildSeconds", time.monotonic() - started_build, "Seconds")
-        self.observer.measure("UnzippedBytes", artifact.unzipped_size, "Bytes")
-        self.observer.measure("ZipBytes", published.code_size, "Bytes")
-
-        log.info("Published %s: %d bytes zipped, %d unzipped, %s", published.arn, published.code_size,
-                 artifact.unzipped_size, ", ".join(artifact.packages),
-                 extra={"timings": {k: round(v, 3) for k, v in timings.items()}})
-        return Outcome(published.arn, attributes(published, artifact.unzipped_size), False,
-                       artifact.packages, timings)
-
-    def _reusable_artifact(self, pointer: str) -> Artifact | None:
+    def _reusable_artifact(self, pointer: str) -> plan.Artifact | None:
         """The archive a build of the same content left in the bucket, if it is still there."""
         found = self.store.read_json(pointer)
         if not found or not isinstance(found.get("key"), str) or not isinstance(found.get("unzipped_size"), int):
@@ -222,41 +177,70 @@ class Provider:
         if not self.store.exists(found["key"]):
             return None  # expired by the bucket's lifecycle rule
         packages = tuple(str(p) for p in found.get("packages", []) if isinstance(p, str))
-        return Artifact(found["key"], found["unzipped_size"], packages)
+        bytecode = found.get("bytecode") if found.get("bytecode") in BYTECODE_STATES else ""
+        return plan.Artifact(found["key"], found["unzipped_size"], packages, str(bytecode or ""))
 
-    def _build_archive(self, spec: LayerSpec, pointer: str, timings: dict[str, float]) -> Artifact:
-        with self._workdir() as workdir, _storage_guard(self.settings):
+    def _build(self, spec: LayerSpec, content_key: str, pointer: str, timings: dict[str, float]) -> plan.Artifact:
+        with self.workspace.workdir() as workdir, self.workspace.guard():
             started = time.monotonic()
+            index = index_for(self.settings, self.store)
             with self.observer.phase("install"):
-                entries = self._entries(spec, workdir)
-            if not entries:
-                # Lambda refuses an empty zip; say why it would be empty instead.
-                raise InstallFailed(f"Nothing to install for {spec.target.describe()}: the environment markers "
-                                    "of the requirements exclude this target.")
+                built = self.engine.build(spec, workdir, index, self.deadline.for_work, content_key)
             timings["install"] = time.monotonic() - started
 
             started = time.monotonic()
-            unzipped = archive.check_size(entries)
-            with _storage_guard(self.settings, needed=unzipped), self.observer.phase("zip"):
-                built = archive.write_zip(entries, workdir / "layer.zip")
+            needed = archive.check_size(built.entries)
+            with self.workspace.guard(needed=needed), self.observer.phase("verify"):
+                verified = verify(spec, built.entries, built.owners, self.workers, workdir, self.deadline.for_work,
+                                  self.static)
+            log.info("Bytecode %s: %s", verified.bytecode, verified.bytecode_note)
+            timings["verify"] = time.monotonic() - started
+
+            started = time.monotonic()
+            unzipped = archive.check_size(verified.entries)
+            if verified.unchanged:
+                zipped = verified.staged
+            else:
+                with self.workspace.guard(needed=unzipped), self.observer.phase("zip"):
+                    zipped = archive.write_zip(verified.entries, workdir / "layer.zip")
             timings["zip"] = time.monotonic() - started
 
-            self._check_time("uploading")
+            self.deadline.check("uploading")
             started = time.monotonic()
-            key = artifact_key(built.sha256)
+            key = artifact_key(zipped.sha256)
             with self.observer.phase("upload"):
-                self.store.upload(built.path, key)
-            packages = tuple(archive.installed_distributions(entries))
-            self.store.write_json(pointer, {"key": key, "unzipped_size": built.unzipped_size,
-                                            "packages": list(packages)})
+                self.store.upload(zipped.path, key)
+            packages = built.packages
+            self.store.write_json(pointer, {"key": key, "unzipped_size": zipped.unzipped_size,
+                                            "packages": list(packages), "bytecode": verified.bytecode})
             timings["upload"] = time.monotonic() - started
-        wheels.prune(self.settings.cache_root / "wheels", _cache_budget(self.settings))
-        return Artifact(key, built.unzipped_size, packages)
+        wheels.prune(self.settings.cache_root / "wheels", self.workspace.cache_budget())
+        return plan.Artifact(key, zipped.unzipped_size, packages, verified.bytecode)
 
-    def _entries(self, spec: LayerSpec, workdir: Path) -> list[archive.Entry]:
-        engine = builder.Engine(self.settings.cache_root, self.settings.installer, self.settings.allow_sdist,
-                                self._index(), lambda: self.remaining_seconds() - RESERVE_SECONDS)
-        return engine.entries(spec, workdir)
+    def _publish(self, spec: LayerSpec, artifact: plan.Artifact, version_key: str, owner: str,
+                 timings: dict[str, float]) -> Outcome:
+        self.deadline.check("publishing")
+        started = time.monotonic()
+        marker = Marker(version_key, owner, artifact.unzipped_size, artifact.bytecode)
+        with self.observer.phase("publish"):
+            published, retried = self.store.publish(spec, artifact.key, identity.describe(spec.description, marker))
+        if retried:
+            self._drop_duplicates(spec, version_key, owner, keep=published.arn)
+        try:
+            self._share(spec, published.arn)
+        except Exception:
+            # Not answered with, so never deleted by CloudFormation: delete it here.
+            self.store.delete(published)
+            raise
+        timings["publish"] = time.monotonic() - started
+        self.observer.measure("BuildSeconds", sum(timings.values()), "Seconds")
+        self.observer.measure("UnzippedBytes", artifact.unzipped_size, "Bytes")
+        self.observer.measure("ZipBytes", published.code_size, "Bytes")
+        log.info("Published %s: %d bytes zipped, %d unzipped, bytecode %s, %s", published.arn, published.code_size,
+                 artifact.unzipped_size, artifact.bytecode, ", ".join(artifact.packages),
+                 extra={"timings": {k: round(v, 3) for k, v in timings.items()}})
+        return Outcome(published.arn, attributes(published, artifact.unzipped_size, artifact.bytecode), False,
+                       artifact.packages, timings)
 
     def _share(self, spec: LayerSpec, arn: str) -> None:
         for statement in sharing.statements(spec.share_with):
@@ -265,68 +249,42 @@ class Provider:
     def _drop_duplicates(self, spec: LayerSpec, version_key: str, owner: str, keep: str) -> None:
         """A publish that boto3 retried after a lost answer can leave a twin: delete it."""
         for twin in plan.owned_matches(self.store.versions(spec.layer_name), version_key, owner):
-            ref = parse_version_arn(twin.arn)
-            if twin.arn != keep and ref is not None:
+            if twin.arn != keep:
                 log.warning("Deleting %s, a duplicate publish of %s", twin.arn, keep)
-                self.store.delete(ref)
+                self.store.delete(twin)
 
-    def _check_time(self, step: str) -> None:
-        left = self.remaining_seconds()
-        if left < PUBLISH_MARGIN_SECONDS:
-            raise OutOfTime(f"Stopped before {step}: only {int(left)} s were left before the Lambda timeout. "
-                            "Nothing was published; retry, or make the layer smaller.")
+    # ------------------------------------------------------------------ Delete
 
-    @contextmanager
-    def _workdir(self) -> Iterator[Path]:
-        self.settings.build_root.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix="build-", dir=self.settings.build_root))
-        try:
-            yield workdir
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-    def _index(self) -> Index:
-        codeartifact = self.settings.codeartifact
-        if codeartifact is not None:
-            url, token = self.store.codeartifact_index(codeartifact.domain, codeartifact.repository,
-                                                       codeartifact.owner)
-            return Index(url, "aws", token)  # CodeArtifact's pip login uses the user "aws"
-        if not self.settings.index_url:
-            return Index()
-        if not self.settings.index_secret:
-            return Index(self.settings.index_url)
-        username, password = credentials_from_secret(self.store.secret(self.settings.index_secret))
-        return Index(self.settings.index_url, username, password)
+    def delete(self, request: Request) -> bool:
+        """Delete the version the id names if this resource published it. False if nothing was deleted."""
+        named = LayerVersion.parse(request.physical_id)
+        own = named is not None and (not self.account or named.account == self.account) and \
+            (not self.settings.region or named.region == self.settings.region)
+        found = self.store.get(named) if named is not None and own else None
+        decision = plan.plan_delete(named, found, request.owner, self.account, self.settings.region)
+        if not decision.delete or found is None:
+            log.info("Not deleting %s: %s", request.physical_id, decision.why)
+            return False
+        self.store.delete(found)
+        log.info("Deleted layer version %s", found.arn)
+        self.observer.measure("VersionsDeleted", 1, "Count")
+        return True
 
 
-@contextmanager
-def _storage_guard(settings: Settings, needed: int = 0) -> Iterator[None]:
-    """Turn ENOSPC into a reason that names /tmp's size and what the layer needs."""
+def workers_for(settings: Settings, store: Store, engine: Engine) -> Workers:
+    """The provider stack's worker functions in AWS; local interpreters elsewhere; in a Lambda function
+    without workers, none (the static library check only: package code never runs in the provider)."""
+    if settings.worker_functions:
+        return LambdaWorkers(store, settings.worker_functions)
+    if settings.in_lambda:
+        return StaticCheck()
+    from .install import find_uv
+
+    return LocalWorkers(Interpreters(uv=_optional(find_uv)), RuntimeSite(engine.cache("runtime"), find_uv))
+
+
+def _optional(find: Callable[[], str]) -> str | None:
     try:
-        yield
-    except StorageFull:
-        shutil.rmtree(settings.cache_root, ignore_errors=True)  # only a cache: make room for the next build
-        raise
-    except OSError as exc:
-        if exc.errno != errno.ENOSPC:
-            raise
-        total = shutil.disk_usage(settings.work_root).total if settings.work_root.exists() else 0
-        shutil.rmtree(settings.cache_root, ignore_errors=True)
-        need = f"; the layer needs about {archive.megabytes(needed * 2)} (files and zip)" if needed else ""
-        raise StorageFull(f"/tmp is full ({archive.megabytes(total)} of ephemeral storage){need}: "
-                          "raise the provider's EphemeralStorageSize.", str(exc)) from None
-
-
-def _cache_budget(settings: Settings) -> int:
-    """The wheel cache may keep a quarter of /tmp between builds."""
-    try:
-        return shutil.disk_usage(settings.work_root).total // 4
-    except OSError:
-        return 0
-
-
-def clean_build_root(settings: Settings) -> None:
-    """Remove work directories a killed invocation left behind in this container."""
-    if settings.build_root.is_dir():
-        for child in settings.build_root.iterdir():
-            shutil.rmtree(child, ignore_errors=True)
+        return find()
+    except Exception:
+        return None

@@ -6,14 +6,15 @@ import os
 import platform
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigurationError
+from .identity import BuildOptions
 from .index import validate_url
 from .install import INSTALLERS
-from .plan import BuildOptions
 from .properties import Defaults
+from .target import ARCHITECTURES, RUNTIMES
 
 _MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 _TRUE = ("true", "1", "yes")
@@ -33,11 +34,9 @@ class Settings:
     allow_sdist: bool = False
     problem: str = ""  # a configuration error; it fails builds, never a Delete
     codeartifact: CodeArtifact | None = None
-
-    @property
-    def build_root(self) -> Path:
-        """Parent of every build's work directory; emptied at the start of each invocation."""
-        return self.work_root / "builds"
+    # (runtime, architecture) -> the ARN of the provider stack's worker function for it
+    worker_functions: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    in_lambda: bool = False  # running as a Lambda function: no local interpreter may run package code
 
     @property
     def cache_root(self) -> Path:
@@ -74,6 +73,9 @@ class Settings:
         except ConfigurationError as exc:
             problems.append(exc.reason)
             index_url = ""
+        workers, worker_problem = parse_workers(environ.get("WORKER_FUNCTIONS", ""))
+        if worker_problem:
+            problems.append(worker_problem)
         codeartifact = CodeArtifact.from_env(environ)
         if codeartifact is not None and (index_url or environ.get("PACKAGE_INDEX_SECRET_ARN", "").strip()):
             problems.append("Set either the CodeArtifact repository or PACKAGE_INDEX_URL, not both.")
@@ -92,7 +94,23 @@ class Settings:
             allow_sdist=allow_sdist in _TRUE,
             problem=" ".join(problems),
             codeartifact=codeartifact,
+            worker_functions=workers,
+            in_lambda=bool(environ.get("AWS_LAMBDA_FUNCTION_NAME")),
         )
+
+
+def parse_workers(value: str) -> tuple[dict[tuple[str, str], str], str]:
+    """WORKER_FUNCTIONS, "python3.12/arm64=ARN,python3.13/x86_64=ARN" (empty entries skipped), and a problem."""
+    found: dict[tuple[str, str], str] = {}
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        key, _, arn = item.strip().partition("=")
+        runtime, _, architecture = key.partition("/")
+        if runtime not in RUNTIMES or architecture not in ARCHITECTURES or not arn.startswith("arn:"):
+            return {}, f"WORKER_FUNCTIONS has a bad entry: {item.strip()[:80]}"
+        found[(runtime, architecture)] = arn
+    return found, ""
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,14 @@ def _top_level_project(name: str) -> str:
 
 
 def select(entries: Sequence[Entry], slim: bool, exclude_runtime_packages: bool) -> list[Entry]:
+    """Entries named inside their folder on sys.path (``numpy/__init__.py``), less what the flags drop."""
     if not (slim or exclude_runtime_packages):
         return list(entries)
     packages = {e.arcname.rsplit("/", 1)[0] for e in entries if e.arcname.endswith("/__init__.py")}
     kept = []
     for entry in entries:
-        parts = entry.arcname.split("/")  # python/<top>/.../<file>
-        if exclude_runtime_packages and len(parts) > 2 and _top_level_project(parts[1]) in RUNTIME_PACKAGES:
+        parts = entry.arcname.split("/")  # <top>/.../<file>
+        if exclude_runtime_packages and len(parts) > 1 and _top_level_project(parts[0]) in RUNTIME_PACKAGES:
             continue
         if slim and _slimmed(parts, packages):
             continue
@@ -45,7 +46,7 @@ def select(entries: Sequence[Entry], slim: bool, exclude_runtime_packages: bool)
 
 
 def _slimmed(parts: list[str], packages: set[str]) -> bool:
-    directories = parts[1:-1]
+    directories = parts[:-1]
     if any(d in _TEST_DIRS for d in directories):
         return True
     if parts[-1].endswith(_SOURCE_SUFFIXES):

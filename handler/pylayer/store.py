@@ -3,58 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import AwsCallFailed
-from .plan import Existing
+from .layerversion import LayerVersion
 from .properties import LayerSpec
 from .sharing import Statement
 
-LAYER_VERSION_ARN = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"layer:(?P<name>[A-Za-z0-9_-]{1,140}):(?P<version>[1-9]\d{0,9})"
-)
 THROTTLING = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "SlowDown",
                         "RequestLimitExceeded", "503"})
 DEFAULT_MAX_ATTEMPTS = 6
-
-
-@dataclass(frozen=True)
-class LayerVersionRef:
-    arn: str
-    region: str
-    account: str
-    name: str
-    version: int
-
-    @property
-    def layer_arn(self) -> str:
-        return self.arn.rsplit(":", 1)[0]
-
-
-def parse_version_arn(value: object) -> LayerVersionRef | None:
-    """The layer version an id names, or None when it is not a layer-version ARN."""
-    if not isinstance(value, str):
-        return None
-    match = LAYER_VERSION_ARN.fullmatch(value)
-    if not match:
-        return None
-    return LayerVersionRef(value, match["region"], match["account"], match["name"], int(match["version"]))
-
-
-@dataclass(frozen=True)
-class Published:
-    arn: str
-    layer_arn: str
-    version: int
-    code_sha256: str
-    code_size: int
-    description: str = ""
-    # A publish that boto3 had to retry may have published twice (the first answer lost).
-    retried: bool = False
 
 
 def error_code(error: Exception) -> str:
@@ -81,27 +41,31 @@ class LayerStore:
         self.region = region
         self.max_attempts = max_attempts
         self._session = session
-        self._clients: dict[tuple[str, str | None], Any] = {}
+        self._clients: dict[tuple[str, str | None, int, int | None], Any] = {}
 
-    def _client(self, service: str, region: str | None = None) -> Any:
-        key = (service, region or self.region)
+    def _client(self, service: str, region: str | None = None, read_timeout: int = 120,
+                max_attempts: int | None = None) -> Any:
+        key = (service, region or self.region, read_timeout, max_attempts)
         if key not in self._clients:
             import boto3
             from botocore.config import Config
 
             session = self._session or boto3.session.Session()
-            config = Config(retries={"mode": "standard", "max_attempts": self.max_attempts},
-                            connect_timeout=10, read_timeout=120)
+            config = Config(retries={"mode": "standard", "max_attempts": max_attempts or self.max_attempts},
+                            connect_timeout=10, read_timeout=read_timeout)
             make_client: Any = session.client  # boto3's overloads want a literal service name
             self._clients[key] = make_client(service, region_name=key[1], config=config)
         return self._clients[key]
 
     def _call(self, action: str, service: str, operation: str, region: str | None = None,
               **request: Any) -> Any:
+        return self._call_with(self._client(service, region), action, operation, **request)
+
+    def _call_with(self, client: Any, action: str, operation: str, **request: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return getattr(self._client(service, region), operation)(**request)
+            return getattr(client, operation)(**request)
         except (ClientError, BotoCoreError) as exc:
             raise _explain(action, exc, self.max_attempts) from None
 
@@ -113,6 +77,34 @@ class LayerStore:
         with path.open("rb") as body:  # one PUT: a layer zip is far below S3's 5 GB limit
             self._call(action, "s3", "put_object", Bucket=self.bucket, Key=key, Body=body)
         return True
+
+    def download(self, key: str, dest: Path) -> None:
+        with dest.open("wb") as out:
+            body = self._call(f"Reading s3://{self.bucket}/{key}", "s3", "get_object", Bucket=self.bucket,
+                              Key=key)["Body"]
+            for chunk in iter(lambda: body.read(1 << 20), b""):
+                out.write(chunk)
+
+    def remove(self, keys: Sequence[str]) -> None:
+        if keys:
+            self._call(f"Deleting from s3://{self.bucket}", "s3", "delete_objects", Bucket=self.bucket,
+                       Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+
+    def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+        """A runtime worker's answer; its own failure (FunctionError) as {"error": ...}."""
+        # Throttling is retried; a worker that ran past the timeout is not (it would only run again).
+        client = self._client("lambda", read_timeout=int(timeout) + 10, max_attempts=2)
+        answer = self._call_with(client, f"Invoking the worker {function}", "invoke", FunctionName=function,
+                                 InvocationType="RequestResponse", Payload=json.dumps(payload).encode())
+        body = answer["Payload"].read()
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = {"error": body[:300].decode("utf-8", "replace")}
+        if answer.get("FunctionError"):
+            message = data.get("errorMessage") if isinstance(data, dict) else None
+            return {"error": f"{answer['FunctionError']}: {message or body[:300].decode('utf-8', 'replace')}"}
+        return data if isinstance(data, dict) else {"error": "the worker answered with something not an object"}
 
     def read_json(self, key: str) -> dict[str, Any] | None:
         """A small JSON object from the bucket, or None when it is not there (or not readable as JSON)."""
@@ -145,28 +137,29 @@ class LayerStore:
                 return False
             raise _explain(f"Reading s3://{self.bucket}/{key}", exc, self.max_attempts) from None
 
-    def publish(self, spec: LayerSpec, key: str, description: str) -> Published:
+    def publish(self, spec: LayerSpec, key: str, description: str) -> tuple[LayerVersion, bool]:
+        """The new version, and whether boto3 retried the call (a lost answer may have published a twin)."""
         request: dict[str, Any] = {
             "LayerName": spec.layer_name,
             "Content": {"S3Bucket": self.bucket, "S3Key": key},
-            "CompatibleRuntimes": list(spec.compatible_runtimes),
-            "CompatibleArchitectures": [spec.target.architecture],
+            "CompatibleRuntimes": [t.runtime for t in spec.targets],
+            "CompatibleArchitectures": [spec.architecture],
             "Description": description,
         }
         if spec.license_info:
             request["LicenseInfo"] = spec.license_info
         answer = self._call(f"PublishLayerVersion for {spec.layer_name}", "lambda",
                             "publish_layer_version", **request)
-        return _published(answer)
+        return _version(answer), bool(answer.get("ResponseMetadata", {}).get("RetryAttempts"))
 
     def share(self, arn: str, statement: Statement) -> None:
         """Add one permission to a version; one already there (a retry) counts as added."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        ref = parse_version_arn(arn)
+        ref = LayerVersion.parse(arn)
         if ref is None:
             raise ValueError(f"not a layer version ARN: {arn}")
-        request: dict[str, Any] = {"LayerName": ref.layer_arn, "VersionNumber": ref.version,
+        request: dict[str, Any] = {"LayerName": ref.layer_arn, "VersionNumber": ref.number,
                                    "StatementId": statement.sid, "Action": "lambda:GetLayerVersion",
                                    "Principal": statement.principal}
         if statement.organization_id:
@@ -177,42 +170,44 @@ class LayerStore:
             if error_code(exc) != "ResourceConflictException":
                 raise _explain(f"AddLayerVersionPermission for {ref.arn}", exc, self.max_attempts) from None
 
-    def versions(self, layer_name: str) -> list[Existing]:
+    def versions(self, layer_name: str) -> list[LayerVersion]:
         """Every existing version of a layer (none if the layer does not exist)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        found: list[Existing] = []
+        found: list[LayerVersion] = []
         try:
             pages = self._client("lambda").get_paginator("list_layer_versions").paginate(LayerName=layer_name)
             for page in pages:
-                found += [Existing(v["LayerVersionArn"], int(v["Version"]), v.get("Description", ""))
-                          for v in page.get("LayerVersions", [])]
+                for listed in page.get("LayerVersions", []):
+                    version = LayerVersion.parse(listed.get("LayerVersionArn"), listed.get("Description", ""))
+                    if version is not None:
+                        found.append(version)
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 return []
             raise _explain(f"ListLayerVersions for {layer_name}", exc, self.max_attempts) from None
         return found
 
-    def get(self, ref: LayerVersionRef) -> Published | None:
+    def get(self, ref: LayerVersion) -> LayerVersion | None:
         """The version's details, or None when it does not exist."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             answer = self._client("lambda", ref.region).get_layer_version(
-                LayerName=ref.layer_arn, VersionNumber=ref.version)
+                LayerName=ref.layer_arn, VersionNumber=ref.number)
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 return None
             raise _explain(f"GetLayerVersion for {ref.arn}", exc, self.max_attempts) from None
-        return _published(answer)
+        return _version(answer)
 
-    def delete(self, ref: LayerVersionRef) -> None:
+    def delete(self, ref: LayerVersion) -> None:
         """Delete a version; one that is already gone counts as deleted."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self._client("lambda", ref.region).delete_layer_version(LayerName=ref.layer_arn,
-                                                                    VersionNumber=ref.version)
+                                                                    VersionNumber=ref.number)
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) != "ResourceNotFoundException":
                 raise _explain(f"DeleteLayerVersion for {ref.arn}", exc, self.max_attempts) from None
@@ -233,13 +228,9 @@ class LayerStore:
         return str(answer.get("SecretString") or "")
 
 
-def _published(answer: dict[str, Any]) -> Published:
-    return Published(
-        arn=answer["LayerVersionArn"],
-        layer_arn=answer["LayerArn"],
-        version=int(answer["Version"]),
-        code_sha256=answer["Content"]["CodeSha256"],
-        code_size=int(answer["Content"]["CodeSize"]),
-        description=answer.get("Description", ""),
-        retried=bool(answer.get("ResponseMetadata", {}).get("RetryAttempts")),
-    )
+def _version(answer: dict[str, Any]) -> LayerVersion:
+    version = LayerVersion.parse(answer["LayerVersionArn"], answer.get("Description", ""),
+                                 answer["Content"]["CodeSha256"], int(answer["Content"]["CodeSize"]))
+    if version is None:
+        raise AwsCallFailed(f"Lambda answered with an unexpected layer version ARN: {answer['LayerVersionArn']}.")
+    return version

@@ -46,12 +46,35 @@ class Target:
 
     @property
     def uv_platform(self) -> str:
-        # uv knows manylinux2014 (glibc 2.17) and manylinux_2_28 upwards but no
-        # 2_26, so Amazon Linux 2 targets get the largest tag that is not newer
-        # than their glibc.
+        """The newest uv platform whose every wheel this target loads.
+
+        uv knows manylinux2014 (glibc 2.17) and manylinux_2_28 upwards but no
+        2_24 or 2_26, so Amazon Linux 2 targets get manylinux2014 here; ``fitting``
+        widens their resolution to what they really load.
+        """
         if self.glibc < (2, 28):
             return f"{self.machine}-manylinux2014"
         return f"{self.machine}-manylinux_{self.glibc[0]}_{self.glibc[1]}"
+
+    @property
+    def wide_uv_platform(self) -> str:
+        """A uv platform at least as new as the target's glibc (the first pass of ``fitting``)."""
+        return f"{self.machine}-manylinux_2_28" if self.glibc < (2, 28) else self.uv_platform
+
+    @property
+    def image(self) -> str:
+        """The Lambda image the runtime runs on: al2 or al2023."""
+        return "al2023" if RUNTIMES[self.runtime] >= (3, 12) else "al2"
+
+    @property
+    def site_packages(self) -> str:
+        """This runtime's own folder of a layer, first on its sys.path (before python/)."""
+        return f"python/lib/{self.runtime}/site-packages"
+
+    @property
+    def cache_tag(self) -> str:
+        major, minor = RUNTIMES[self.runtime]
+        return f"cpython-{major}{minor}"
 
     @property
     def pip_platforms(self) -> tuple[str, ...]:

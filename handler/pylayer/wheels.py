@@ -12,6 +12,7 @@ and ``.data/data`` trees there too; that mapping is all done here.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import stat
 import tomllib
@@ -111,29 +112,36 @@ def _safe(name: str) -> bool:
     return bool(name) and not name.startswith("/") and ".." not in parts and "\\" not in name
 
 
-def entries(wheel_paths: Sequence[Path], prefix: str = "python") -> list[Entry]:
-    """Layer entries for the wheels' members, sorted; a later wheel wins a shared path."""
+def members(path: Path) -> list[Entry]:
+    """A wheel's files as entries named inside their folder on sys.path (as ``--target`` places them)."""
     chosen: dict[str, Entry] = {}
-    for path in wheel_paths:
-        with zipfile.ZipFile(path) as wheel:
-            data_dir = _data_dir(wheel)
-            for info in wheel.infolist():
-                if info.is_dir():
-                    continue
-                if not _safe(info.filename):
-                    raise InstallFailed(f"{path.name} holds an unsafe path: {info.filename[:80]}")
-                if info.flag_bits & 0x1:
-                    raise InstallFailed(f"{path.name} holds an encrypted member.")
-                if info.compress_type not in (STORED, DEFLATED):
-                    raise InstallFailed(f"{path.name} uses a compression Lambda cannot read.")
-                placed = _placed(info.filename, data_dir)
-                if placed is None or skipped(placed):
-                    continue
-                member = WheelMember(path, info.header_offset, info.compress_type, info.CRC, info.compress_size)
-                executable = bool((info.external_attr >> 16) & stat.S_IXUSR)
-                chosen[placed] = Entry(f"{prefix}/{placed}", info.file_size, executable, member=member)
+    with zipfile.ZipFile(path) as wheel:
+        data_dir = _data_dir(wheel)
+        for info in wheel.infolist():
+            if info.is_dir():
+                continue
+            if not _safe(info.filename):
+                raise InstallFailed(f"{path.name} holds an unsafe path: {info.filename[:80]}")
+            if info.flag_bits & 0x1:
+                raise InstallFailed(f"{path.name} holds an encrypted member.")
+            if info.compress_type not in (STORED, DEFLATED):
+                raise InstallFailed(f"{path.name} uses a compression Lambda cannot read.")
+            placed = _placed(info.filename, data_dir)
+            if placed is None or skipped(placed):
+                continue
+            member = WheelMember(path, info.header_offset, info.compress_type, info.CRC, info.compress_size)
+            executable = bool((info.external_attr >> 16) & stat.S_IXUSR)
+            chosen[placed] = Entry(placed, info.file_size, executable, member=member)
     return [chosen[name] for name in sorted(chosen)]
 
+
+def entries(wheel_paths: Sequence[Path], prefix: str = "python") -> list[Entry]:
+    """Layer entries for the wheels' members under one prefix, sorted; a later wheel wins a shared path."""
+    chosen: dict[str, Entry] = {}
+    for path in wheel_paths:
+        for entry in members(path):
+            chosen[entry.arcname] = dataclasses.replace(entry, arcname=f"{prefix}/{entry.arcname}")
+    return [chosen[name] for name in sorted(chosen)]
 
 
 def _data_dir(wheel: zipfile.ZipFile) -> str:

@@ -87,4 +87,4 @@ def test_install_zip_upload_and_publish_are_traced(cfn: Cloudformation, monkeypa
     monkeypatch.setattr(cfn.app.tracer.provider, "in_subsegment", in_subsegment)
 
     assert cfn.create(SIX).body["Status"] == "SUCCESS"
-    assert segments == ["## lambda_handler", "## install", "## zip", "## upload", "## publish"]
+    assert segments == ["## lambda_handler", "## install", "## verify", "## zip", "## upload", "## publish"]

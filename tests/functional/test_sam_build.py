@@ -45,7 +45,12 @@ def test_sam_build_packages_the_function_and_its_dependency_layer(built: Path) -
 
     assert (function / "app.py").is_file()
     assert (function / "pylayer" / "provider.py").is_file()
-    assert not list(function.rglob("__pycache__"))
+    # Bytecode for the provider's runtime only: unchecked-hash, co_filename as Lambda will have it.
+    pycs = list(function.rglob("*.pyc"))
+    assert {p.name.split(".")[-2] for p in pycs} <= {"cpython-313"}
+    if python313() is not None:
+        assert (function / "pylayer" / "__pycache__" / "provider.cpython-313.pyc") in pycs
+        assert list((layer / "python" / "crhelper").rglob("*.cpython-313.pyc"))
     assert not (function / "pylayer" / "devtools").exists()  # developer tools stay out of the function
     assert not (function / "pylayer" / "lintschema.py").exists()
     assert not (function / "__main__.py").exists()
@@ -56,6 +61,28 @@ def test_sam_build_packages_the_function_and_its_dependency_layer(built: Path) -
         assert header[:4] == b"\x7fELF"
         assert int.from_bytes(header[18:20], "little") == e_machine
     assert "ProviderFunction" in (built / "template.yaml").read_text()
+    # Each runtime worker gets the worker package and nothing of the provider.
+    worker = built / "WorkerPython312Arm64"
+    assert sorted(p.name for p in worker.iterdir()) == ["pylayer"]
+    assert sorted(p.name for p in (worker / "pylayer").iterdir()) == ["__init__.py", "worker"]
+    assert (worker / "pylayer" / "worker" / "lambda_libraries.json").is_file()
+
+
+def test_the_bytecode_of_a_build_is_byte_identical_the_next_time(built: Path, tmp_path: Path) -> None:
+    if python313() is None:
+        pytest.skip("no python3.13 interpreter on this machine: the build makes no bytecode")
+    again = tmp_path / "again"
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(["make", "-s", "-C", str(ROOT / "handler"), "build-ProviderFunction", f"ARTIFACTS_DIR={again}"],
+                   env=env, check=True, capture_output=True, timeout=300)
+    first = {p.relative_to(built / "ProviderFunction"): p.read_bytes()
+             for p in (built / "ProviderFunction").rglob("*.pyc")}
+    second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*.pyc")}
+    assert first and first == second
+    import marshal
+
+    code = marshal.loads(first[Path("pylayer/__pycache__/provider.cpython-313.pyc")][16:])
+    assert code.co_filename == "/var/task/pylayer/provider.py"
 
 
 def test_the_built_handler_imports_on_the_runtimes_python(built: Path, tmp_path: Path) -> None:

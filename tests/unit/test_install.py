@@ -41,33 +41,6 @@ def test_pip_command_names_every_allowed_platform_and_never_compiles() -> None:
     assert argv[-2:] == ["--", "six"]
 
 
-UV_NOT_FOUND = """Using CPython 3.11.7 interpreter at: /usr/bin/python3
-error: No solution found when resolving dependencies
-  cause: Because nosuch was not found in the package registry and you require nosuch, \
-we can conclude that your requirements are unsatisfiable.
-"""
-UV_NO_WHEEL = """  × No solution found when resolving dependencies:
-  ╰─▶ Because only pyyaml==5.3 is available and pyyaml==5.3 has no wheels with a matching \
-platform tag (e.g., `manylinux_2_34_aarch64`), we can conclude that pyyaml==5.3 cannot be used.
-"""
-PIP_CONFLICT = """ERROR: Could not find a version that satisfies the requirement nosuch (from versions: none)
-ERROR: No matching distribution found for nosuch
-"""
-
-
-@pytest.mark.parametrize(("stderr", "expected"), [
-    (UV_NOT_FOUND, "Install failed for python3.12 arm64: Because nosuch was not found in the package"),
-    (UV_NO_WHEEL, "Install failed for python3.12 arm64: Because only pyyaml==5.3 is available"),
-    (PIP_CONFLICT, "Install failed for python3.12 arm64: No matching distribution found for nosuch"),
-    ("\x1b[31mboom\x1b[0m", "Install failed for python3.12 arm64: boom"),
-    ("", "Install failed for python3.12 arm64: the installer failed"),
-])
-def test_installer_failures_become_one_short_sentence(stderr: str, expected: str) -> None:
-    reason = install.summarize_failure(stderr, TARGET)
-    assert reason.startswith(expected)
-    assert len(reason) <= 350
-
-
 def test_run_reports_failure_with_the_installer_output_as_detail() -> None:
     script = "import sys; sys.stderr.write('error: x\\n  cause: Because y was not found'); sys.exit(1)"
     command = install.Command((sys.executable, "-c", script))

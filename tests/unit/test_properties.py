@@ -20,8 +20,9 @@ def test_minimal_properties_take_the_providers_runtime_and_architecture() -> Non
 
     assert spec.layer_name == "deps"
     assert spec.requirements == ("requests==2.32.3",)
-    assert spec.target == Target("python3.13", "arm64")
-    assert spec.compatible_runtimes == ("python3.13",)
+    assert spec.targets == (Target("python3.13", "arm64"),)
+    assert spec.runtimes == ("python3.13",)
+    assert (spec.bytecode, spec.import_check) == ("auto", ())
     assert spec.description == spec.license_info == ""
 
 
@@ -101,10 +102,51 @@ def test_invalid_properties_have_a_clear_reason(props: object, expected: str) ->
 def test_compatible_runtimes_accepts_a_single_string_and_drops_duplicates() -> None:
     spec = parse({"LayerName": "a", "Requirements": ["six"], "Runtime": "python3.12",
                   "CompatibleRuntimes": "python3.12"}, DEFAULTS)
-    assert spec.compatible_runtimes == ("python3.12",)
+    assert spec.runtimes == ("python3.12",)
     spec = parse({"LayerName": "a", "Requirements": ["six"],
-                  "CompatibleRuntimes": ["python3.12", "python3.13", "python3.12"]}, DEFAULTS)
-    assert spec.compatible_runtimes == ("python3.12", "python3.13")
+                  "CompatibleRuntimes": ["python3.13", "python3.12", "python3.13"]}, DEFAULTS)
+    assert spec.runtimes == ("python3.13", "python3.12")
+    assert [t.runtime for t in spec.targets] == ["python3.12", "python3.13"]  # built oldest first
+    assert spec.describe() == "python3.12, python3.13 arm64"
+
+
+def test_every_listed_runtime_is_a_target_and_runtime_must_be_one_of_them() -> None:
+    spec = parse({"LayerName": "a", "Requirements": ["six"], "Runtime": "python3.12", "Architecture": "x86_64",
+                  "CompatibleRuntimes": ["python3.11", "python3.12", "python3.13"]}, DEFAULTS)
+    assert spec.targets == tuple(Target(f"python3.{m}", "x86_64") for m in (11, 12, 13))
+    reason = refused({"LayerName": "a", "Requirements": ["six"], "Runtime": "python3.10",
+                      "CompatibleRuntimes": ["python3.11", "python3.12"]})
+    assert reason == ("Runtime python3.10 is not among CompatibleRuntimes (python3.11, python3.12): "
+                      "add it there, or leave Runtime out.")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("auto", "auto"), ("TRUE", "true"), ("false", "false"),
+                                                 (True, "true"), ("", "auto")])
+def test_bytecode_is_auto_true_or_false(value: object, expected: str) -> None:
+    assert parse({"LayerName": "a", "Requirements": ["six"], "Bytecode": value}, DEFAULTS).bytecode == expected
+
+
+def test_import_check_names_modules() -> None:
+    spec = parse({"LayerName": "a", "Requirements": ["six"], "ImportCheck": ["numpy", "google.protobuf", "numpy"]},
+                 DEFAULTS)
+    assert spec.import_check == ("numpy", "google.protobuf")
+    assert parse({"LayerName": "a", "Requirements": ["six"], "ImportCheck": "six"}, DEFAULTS).import_check == ("six",)
+
+
+@pytest.mark.parametrize(("props", "expected", "prop"), [
+    ({"Bytecode": "yes"}, "Bytecode must be auto, true or false, got yes.", "Bytecode"),
+    ({"ImportCheck": ["numpy; rm -rf /"]}, "ImportCheck: numpy; rm -rf / is not a module name", "ImportCheck"),
+    ({"ImportCheck": ["x"] * 21}, "ImportCheck holds 21 modules; the limit is 20.", "ImportCheck"),
+    ({"ImportCheck": {"a": 1}}, "ImportCheck must be a list of module names.", "ImportCheck"),
+    ({"CompatibleRuntimes": ["python3.8"]}, "CompatibleRuntimes: python3.8 is not supported", "CompatibleRuntimes"),
+    ({"Requirements": ["-e ."]}, "Requirements: -e . is a pip option", "Requirements"),
+    ({"Nope": "1"}, "Unknown properties: Nope.", "Nope"),
+])
+def test_a_refusal_names_the_property_at_fault(props: dict[str, object], expected: str, prop: str) -> None:
+    with pytest.raises(InvalidProperties) as caught:
+        parse({"LayerName": "a", "Requirements": ["six"], **props}, DEFAULTS)
+    assert caught.value.reason.startswith(expected)
+    assert caught.value.prop == prop
 
 
 def test_a_quoted_user_value_cannot_flood_the_reason() -> None:
@@ -115,7 +157,8 @@ def test_a_quoted_user_value_cannot_flood_the_reason() -> None:
 def test_the_schema_lists_every_property_the_parser_knows() -> None:
     assert [p.name for p in SCHEMA] == ["LayerName", "Requirements", "Runtime", "Architecture",
                                         "CompatibleRuntimes", "Description", "LicenseInfo", "Slim",
-                                        "ExcludeRuntimePackages", "ShareWith", "AllowPublicShare"]
+                                        "ExcludeRuntimePackages", "ShareWith", "AllowPublicShare", "Bytecode",
+                                        "ImportCheck"]
     assert [p.name for p in SCHEMA if p.required] == ["LayerName", "Requirements"]
 
 

@@ -1,20 +1,26 @@
-"""The provider's decisions, with a fake store (no AWS, no installer)."""
+"""The provider's decisions carried out, with fakes for the store, the engine and the workers (no AWS,
+no installer): each collaborator is passed in, as the Lambda function passes the real ones."""
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pylayer import archive, plan, sharing
-from pylayer.errors import AwsCallFailed, InstallFailed, OutOfTime
+from pylayer import archive, identity, sharing
+from pylayer.builder import Built
+from pylayer.deadline import Deadline
+from pylayer.errors import AwsCallFailed, InstallFailed, NotLoadable, OutOfTime
+from pylayer.index import Index
+from pylayer.layerversion import LayerVersion
 from pylayer.properties import Defaults, LayerSpec, parse
 from pylayer.provider import Provider, Request
 from pylayer.settings import Settings
-from pylayer.store import LayerVersionRef, Published
+from pylayer.target import Target
+from pylayer.workers import Capability, Job, Report
 
 ACCOUNT = "123456789012"
 PROPS = {"LayerName": "deps", "Requirements": ["six==1.16.0"]}
@@ -22,6 +28,7 @@ PROPS = {"LayerName": "deps", "Requirements": ["six==1.16.0"]}
 
 @dataclass
 class FakeStore:
+    bucket: str = "bucket"
     versions_: dict[int, str] = field(default_factory=dict)  # version -> description
     deleted: list[int] = field(default_factory=list)
     published: list[str] = field(default_factory=list)
@@ -29,6 +36,7 @@ class FakeStore:
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     shared: list[tuple[str, str]] = field(default_factory=list)
     share_fails: bool = False
+    publish_twice: bool = False  # the first publish's answer was lost; boto3 retried it
     codeartifact_calls: list[tuple[str, str, str]] = field(default_factory=list)
 
     def arn(self, version: int) -> str:
@@ -38,21 +46,35 @@ class FakeStore:
         self.uploads.append(key)
         return True
 
-    def publish(self, spec: LayerSpec, key: str, description: str) -> Published:
-        version = max(self.versions_, default=0) + 1
-        self.versions_[version] = description
+    def download(self, key: str, dest: Path) -> None:
+        raise AssertionError("no staging in these tests")
+
+    def remove(self, keys: Sequence[str]) -> None:
+        raise AssertionError("no staging in these tests")
+
+    def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+        raise AssertionError("no workers in these tests")
+
+    def publish(self, spec: LayerSpec, key: str, description: str) -> tuple[LayerVersion, bool]:
+        if self.publish_twice:
+            self._publish_one(description)
+        return self._publish_one(description), self.publish_twice
+
+    def _publish_one(self, description: str) -> LayerVersion:
+        number = max(self.versions_, default=0) + 1
+        self.versions_[number] = description
         self.published.append(description)
-        return self._details(version)
+        return self._details(number)
 
-    def versions(self, layer_name: str) -> list[plan.Existing]:
-        return [plan.Existing(self.arn(v), v, d) for v, d in self.versions_.items()]
+    def versions(self, layer_name: str) -> list[LayerVersion]:
+        return [self._details(v) for v in self.versions_]
 
-    def get(self, ref: LayerVersionRef) -> Published | None:
-        return self._details(ref.version) if ref.version in self.versions_ else None
+    def get(self, ref: LayerVersion) -> LayerVersion | None:
+        return self._details(ref.number) if ref.number in self.versions_ else None
 
-    def delete(self, ref: LayerVersionRef) -> None:
-        self.deleted.append(ref.version)
-        self.versions_.pop(ref.version, None)
+    def delete(self, ref: LayerVersion) -> None:
+        self.deleted.append(ref.number)
+        self.versions_.pop(ref.number, None)
 
     def secret(self, secret_id: str) -> str:
         raise AssertionError("no secret configured")
@@ -75,9 +97,68 @@ class FakeStore:
             raise AwsCallFailed("AddLayerVersionPermission failed: InvalidParameterValueException.")
         self.shared.append((arn, statement.sid))
 
-    def _details(self, version: int) -> Published:
-        return Published(self.arn(version), self.arn(version).rsplit(":", 1)[0], version, "c2hh", 10,
-                         self.versions_[version])
+    def _details(self, number: int) -> LayerVersion:
+        found = LayerVersion.parse(self.arn(number), self.versions_[number], "c2hh", 10)
+        assert found is not None
+        return found
+
+
+@dataclass
+class FakeEngine:
+    """What an install would give, minus the installer: one module per build."""
+
+    files: int = 1
+    builds: list[str] = field(default_factory=list)
+    indexes: list[Index] = field(default_factory=list)
+
+    def build(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float],
+              content_key: str) -> Built:
+        self.builds.append(spec.layer_name)
+        self.indexes.append(index)
+        entries = [archive.Entry(f"python/mod{i}.py", 6, False, data=b"x = 1\n") for i in range(self.files)]
+        return Built(entries, {t: [] for t in spec.targets})
+
+
+@dataclass
+class FakeWorkers:
+    """Runtime workers that compile nothing and report what they are told to."""
+
+    able: Capability | None = field(default_factory=lambda: Capability(True, True, "fake"))
+    library_errors: list[dict[str, str]] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
+
+    def capability(self, target: Target) -> Capability | None:
+        return self.able
+
+    def run(self, archive_path: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float]
+            ) -> list[Report]:
+        self.jobs += jobs
+        data = {"libraries": {"errors": self.library_errors, "warnings": []},
+                "imports": [{"module": m, "ok": True} for m in jobs[0].imports] if jobs else []}
+        return [Report(job, "fake", data) for job in jobs]
+
+
+def settings(tmp_path: Path, **changes: Any) -> Settings:
+    base = Settings("bucket", "us-east-1", tmp_path, "uv", Defaults("python3.12", "arm64"))
+    return Settings(**{**base.__dict__, **changes})
+
+
+def provider(store: FakeStore, tmp_path: Path, engine: FakeEngine | None = None, remaining: float = 900.0,
+             workers: FakeWorkers | None = None) -> Provider:
+    return Provider(settings(tmp_path), store, engine or FakeEngine(), workers or FakeWorkers(),  # type: ignore[arg-type]
+                    Deadline(lambda: remaining), account=ACCOUNT)
+
+
+def request(physical_id: str | None = None, logical_id: str = "Layer", **props: object) -> Request:
+    return Request({**PROPS, **props}, "arn:aws:cloudformation:us-east-1:1:stack/s/1", logical_id, physical_id)
+
+
+def seed(store: FakeStore, prov: Provider, req: Request, version: int, unzipped: int = 123,
+         bytecode: str = "included") -> str:
+    """A version as a previous build of ``req`` would have published it."""
+    key = identity.version_key(parse(req.properties, prov.settings.defaults), prov.settings.build_options)
+    store.versions_[version] = identity.describe("", identity.Marker(key, req.owner, unzipped, bytecode))
+    return store.arn(version)
 
 
 @pytest.fixture
@@ -85,51 +166,28 @@ def store() -> FakeStore:
     return FakeStore()
 
 
-def provider(store: FakeStore, tmp_path: Path, remaining: float = 900.0) -> Provider:
-    settings = Settings("bucket", "us-east-1", tmp_path, "uv", Defaults("python3.12", "arm64"))
-    return Provider(settings, store, remaining_seconds=lambda: remaining, account=ACCOUNT)
-
-
-def request(physical_id: str | None = None, logical_id: str = "Layer", **props: object) -> Request:
-    return Request({**PROPS, **props}, "arn:aws:cloudformation:us-east-1:1:stack/s/1", logical_id, physical_id)
-
-
-def one_file(spec: LayerSpec, workdir: Path) -> list[archive.Entry]:
-    """What an install would give, minus the installer: one module."""
-    path = workdir / "mod.py"
-    path.write_text("x = 1\n")
-    return [archive.Entry("python/mod.py", path.stat().st_size, False, path=path)]
-
-
-def seed(store: FakeStore, prov: Provider, req: Request, version: int, unzipped: int = 123) -> str:
-    """A version as a previous build of ``req`` would have published it."""
-    key = plan.version_key(parse(req.properties, prov.settings.defaults), prov.settings.build_options)
-    store.versions_[version] = plan.describe("", plan.Marker(key, req.owner, unzipped))
-    return store.arn(version)
-
-
 def test_a_retried_create_answers_with_the_version_it_already_published(store: FakeStore, tmp_path: Path) -> None:
     prov = provider(store, tmp_path)
-    arn = seed(store, prov, request(), 1, unzipped=4242)
+    arn = seed(store, prov, request(), 1, unzipped=4242, bytecode="partial")
 
     outcome = prov.create(request())
 
     assert outcome.reused
     assert outcome.physical_id == arn
     assert outcome.data["UnzippedSize"] == "4242"
+    assert outcome.data["Bytecode"] == "partial"
     assert store.published == []
 
 
-def test_a_version_of_another_resource_is_never_adopted(store: FakeStore, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    prov = provider(store, tmp_path)
-    seed(store, prov, request(logical_id="Other"), 1)
-    built: list[str] = []
-    monkeypatch.setattr(prov, "build", lambda spec, key, owner, pointer, artifact: built.append(owner))
+def test_a_version_of_another_resource_is_never_adopted(store: FakeStore, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    prov = provider(store, tmp_path, engine)
+    theirs = seed(store, prov, request(logical_id="Other"), 1)
 
-    prov.create(request())
+    outcome = prov.create(request())
 
-    assert built == [request().owner]
+    assert engine.builds == ["deps"]
+    assert outcome.physical_id != theirs
 
 
 def test_delete_skips_versions_of_other_resources_accounts_and_regions(store: FakeStore, tmp_path: Path) -> None:
@@ -142,6 +200,14 @@ def test_delete_skips_versions_of_other_resources_accounts_and_regions(store: Fa
     assert store.deleted == []
 
 
+def test_delete_leaves_a_version_this_provider_did_not_publish(store: FakeStore, tmp_path: Path) -> None:
+    prov = provider(store, tmp_path)
+    store.versions_[1] = "published by another team, by hand"
+
+    assert prov.delete(request(physical_id=store.arn(1))) is False
+    assert store.deleted == []
+
+
 def test_delete_removes_its_own_version_once(store: FakeStore, tmp_path: Path) -> None:
     prov = provider(store, tmp_path)
     mine = seed(store, prov, request(), 1)
@@ -151,10 +217,8 @@ def test_delete_removes_its_own_version_once(store: FakeStore, tmp_path: Path) -
     assert store.deleted == [1]
 
 
-def test_nothing_is_published_when_too_little_time_is_left(store: FakeStore, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nothing_is_published_when_too_little_time_is_left(store: FakeStore, tmp_path: Path) -> None:
     prov = provider(store, tmp_path, remaining=15.0)
-    monkeypatch.setattr(prov, "_entries", one_file)
 
     with pytest.raises(OutOfTime) as caught:
         prov.create(request())
@@ -164,16 +228,9 @@ def test_nothing_is_published_when_too_little_time_is_left(store: FakeStore, tmp
     assert list((tmp_path / "builds").iterdir()) == []
 
 
-def test_a_duplicate_publish_is_deleted(store: FakeStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_duplicate_publish_is_deleted(store: FakeStore, tmp_path: Path) -> None:
     prov = provider(store, tmp_path)
-    monkeypatch.setattr(prov, "_entries", one_file)
-    original_publish = store.publish
-
-    def publish_twice(spec: LayerSpec, key: str, description: str) -> Published:
-        original_publish(spec, key, description)  # the publish whose answer was lost
-        return dataclasses.replace(original_publish(spec, key, description), retried=True)
-
-    monkeypatch.setattr(store, "publish", publish_twice)
+    store.publish_twice = True
 
     outcome = prov.create(request())
 
@@ -182,45 +239,33 @@ def test_a_duplicate_publish_is_deleted(store: FakeStore, tmp_path: Path, monkey
     assert list(store.versions_) == [2]
 
 
-def test_a_spec_built_before_reuses_its_archive_not_a_version(store: FakeStore, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    prov = provider(store, tmp_path)
-    builds: list[str] = []
+def test_a_spec_built_before_reuses_its_archive_not_a_version(store: FakeStore, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    prov = provider(store, tmp_path, engine)
 
-    def entries(spec: LayerSpec, workdir: Path) -> list[archive.Entry]:
-        builds.append(spec.layer_name)
-        return one_file(spec, workdir)
-
-    monkeypatch.setattr(prov, "_entries", entries)
     first = prov.create(request(logical_id="First"))
     second = prov.create(request(logical_id="Second"))  # same content, another resource
 
-    assert builds == ["deps"]  # installed once
+    assert engine.builds == ["deps"]  # installed once
     assert first.physical_id != second.physical_id  # but never the other resource's version
     assert len(store.published) == 2
     assert len(set(store.uploads)) == 1
+    assert second.data["Bytecode"] == first.data["Bytecode"]
 
 
-def test_an_expired_archive_is_rebuilt(store: FakeStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    prov = provider(store, tmp_path)
-    builds: list[str] = []
-    def entries(spec: LayerSpec, workdir: Path) -> list[archive.Entry]:
-        builds.append("x")
-        return one_file(spec, workdir)
-
-    monkeypatch.setattr(prov, "_entries", entries)
+def test_an_expired_archive_is_rebuilt(store: FakeStore, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    prov = provider(store, tmp_path, engine)
     prov.create(request(logical_id="First"))
     store.uploads.clear()  # the lifecycle rule expired the zip; the pointer is still there
 
     prov.create(request(logical_id="Second"))
 
-    assert builds == ["x", "x"]
+    assert engine.builds == ["deps", "deps"]
 
 
-def test_every_new_version_is_shared_and_a_retry_shares_again(store: FakeStore, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_new_version_is_shared_and_a_retry_shares_again(store: FakeStore, tmp_path: Path) -> None:
     prov = provider(store, tmp_path)
-    monkeypatch.setattr(prov, "_entries", one_file)
     share: dict[str, Any] = {"ShareWith": ["111122223333", "o-abcdefghij"]}
 
     first = prov.create(request(**share))
@@ -231,10 +276,8 @@ def test_every_new_version_is_shared_and_a_retry_shares_again(store: FakeStore, 
     assert store.shared == [(first.physical_id, sid) for sid in sids] * 2
 
 
-def test_a_version_that_cannot_be_shared_is_deleted_not_leaked(store: FakeStore, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_version_that_cannot_be_shared_is_deleted_not_leaked(store: FakeStore, tmp_path: Path) -> None:
     prov = provider(store, tmp_path)
-    monkeypatch.setattr(prov, "_entries", one_file)
     store.share_fails = True
 
     with pytest.raises(AwsCallFailed):
@@ -245,22 +288,62 @@ def test_a_version_that_cannot_be_shared_is_deleted_not_leaked(store: FakeStore,
 
 def test_a_codeartifact_repository_is_the_index_with_a_token_fetched_at_build_time(
         store: FakeStore, tmp_path: Path) -> None:
-    settings = Settings.from_env({"LAYER_BUCKET": "b", "CODEARTIFACT_DOMAIN": "corp",
-                                  "CODEARTIFACT_REPOSITORY": "pypi-store", "CODEARTIFACT_DOMAIN_OWNER": ACCOUNT})
-    prov = Provider(settings, store, account=ACCOUNT)
+    engine = FakeEngine()
+    configured = Settings.from_env({"LAYER_BUCKET": "b", "CODEARTIFACT_DOMAIN": "corp",
+                                    "CODEARTIFACT_REPOSITORY": "pypi-store", "CODEARTIFACT_DOMAIN_OWNER": ACCOUNT,
+                                    "PYLAYER_WORK_ROOT": str(tmp_path)})
+    prov = Provider(configured, store, engine, FakeWorkers(), account=ACCOUNT)  # type: ignore[arg-type]
 
-    index = prov._index()
+    prov.create(request())
 
     assert store.codeartifact_calls == [("corp", "pypi-store", ACCOUNT)]
+    index = engine.indexes[0]
     assert index.url.endswith("/pypi/pypi-store/simple/")
     assert (index.username, index.password) == ("aws", "tok")
-    assert settings.build_options.index_url == f"codeartifact:{ACCOUNT}/corp/pypi-store"
+    assert configured.build_options.index_url == f"codeartifact:{ACCOUNT}/corp/pypi-store"
 
 
-def test_requirements_whose_markers_exclude_the_target_fail_clearly(store: FakeStore, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    prov = provider(store, tmp_path)
-    monkeypatch.setattr(prov, "_entries", lambda spec, workdir: [])
+def test_a_layer_that_would_not_load_is_never_uploaded_or_published(store: FakeStore, tmp_path: Path) -> None:
+    workers = FakeWorkers(library_errors=[{"path": "python/cv2/cv2.abi3.so", "what": "missing",
+                                           "detail": "libGL.so.1", "loaded_by": "python/cv2/cv2.abi3.so"}])
+    prov = provider(store, tmp_path, workers=workers)
+
+    with pytest.raises(NotLoadable, match=r"cv2/cv2\.abi3\.so needs libGL\.so\.1"):
+        prov.create(request())
+
+    assert store.uploads == [] and store.published == []
+    assert list((tmp_path / "builds").iterdir()) == []
+
+
+def test_each_runtime_is_sent_to_its_worker_with_the_import_check(store: FakeStore, tmp_path: Path) -> None:
+    workers = FakeWorkers()
+    prov = provider(store, tmp_path, workers=workers)
+
+    outcome = prov.create(request(CompatibleRuntimes=["python3.13", "python3.12"], ImportCheck=["six"]))
+
+    assert [(j.target.runtime, j.compile, j.imports) for j in workers.jobs] == [
+        ("python3.12", True, ("six",)), ("python3.13", True, ("six",))]
+    assert outcome.data["Bytecode"] == "omitted"  # the fake compiled nothing
+
+
+def test_no_worker_means_no_bytecode_with_auto_and_a_refusal_with_true(store: FakeStore, tmp_path: Path) -> None:
+    workers = FakeWorkers(able=None)
+    prov = provider(store, tmp_path, workers=workers)
+
+    assert prov.create(request()).data["Bytecode"] == "omitted"
+    with pytest.raises(NotLoadable, match="Bytecode is true, but this provider has no python3.12 worker"):
+        prov.create(request(Bytecode="true"))
+    with pytest.raises(NotLoadable, match="ImportCheck needs a python3.12 arm64 worker"):
+        prov.create(request(ImportCheck=["six"]))
+
+
+def test_requirements_whose_markers_exclude_the_target_fail_clearly(store: FakeStore, tmp_path: Path) -> None:
+    class Empty(FakeEngine):
+        def build(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float],
+                  content_key: str) -> Built:
+            raise InstallFailed(f"Nothing to install for {spec.describe()}: the environment markers exclude it.")
+
+    prov = provider(store, tmp_path, Empty())
 
     with pytest.raises(InstallFailed, match=r"Nothing to install for python3\.12 arm64"):
         prov.create(request())

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from pylayer.errors import ConfigurationError
-from pylayer.plan import BuildOptions
+from pylayer.identity import BuildOptions
 from pylayer.settings import Settings, own_defaults
 
 
@@ -17,7 +17,7 @@ def test_settings_from_the_functions_environment() -> None:
     assert settings.bucket == "b"
     assert settings.region == "eu-west-1"
     assert settings.installer == "uv"
-    assert settings.build_root == Path("/tmp/pylayer/builds")
+    assert settings.work_root == Path("/tmp/pylayer")
     assert settings.cache_root == Path("/tmp/pylayer/cache")
     assert settings.defaults.runtime == "python3.13"
     assert settings.build_options == BuildOptions("uv", "", False)
@@ -42,6 +42,8 @@ def test_a_missing_bucket_fails_only_when_a_build_needs_it() -> None:
     ({"ALLOW_SOURCE_DISTRIBUTIONS": "maybe"}, "must be true or false"),
     ({"ALLOW_SOURCE_DISTRIBUTIONS": "true", "INSTALLER": "pip"}, "needs INSTALLER=uv"),
     ({"PACKAGE_INDEX_URL": "ftp://x/simple"}, "must be an http(s) URL"),
+    ({"WORKER_FUNCTIONS": "python3.12/arm64=not-an-arn"}, "WORKER_FUNCTIONS has a bad entry"),
+    ({"WORKER_FUNCTIONS": "python2.7/arm64=arn:aws:lambda:us-east-1:1:function:w"}, "bad entry"),
     ({"PACKAGE_INDEX_URL": "https://user:pw@x/simple"}, "must not hold credentials"),
     ({"CODEARTIFACT_DOMAIN": "corp"}, "CODEARTIFACT_DOMAIN and CODEARTIFACT_REPOSITORY go together"),
     ({"CODEARTIFACT_DOMAIN": "corp", "CODEARTIFACT_REPOSITORY": "r", "PACKAGE_INDEX_URL": "https://x/simple"},
@@ -60,3 +62,13 @@ def test_defaults_outside_lambda_are_this_interpreter_and_machine() -> None:
     assert defaults.runtime.startswith("python3.")
     expected = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
     assert defaults.architecture == expected
+
+
+def test_the_stacks_workers_come_from_its_template_and_mark_a_lambda_function() -> None:
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:stack-WorkerPython312Arm64-x"
+    settings = Settings.from_env({"LAYER_BUCKET": "b", "AWS_LAMBDA_FUNCTION_NAME": "provider",
+                                  "WORKER_FUNCTIONS": f",,python3.12/arm64={arn},"})  # a worker left out: ""
+    settings.check_build()
+    assert settings.worker_functions == {("python3.12", "arm64"): arn}
+    assert settings.in_lambda
+    assert not Settings.from_env({}).in_lambda

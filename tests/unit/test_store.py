@@ -1,24 +1,170 @@
+"""LayerStore against botocore's Stubber: what each AWS answer becomes (no network, no moto)."""
+
 from __future__ import annotations
 
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import botocore.session
 import pytest
+from botocore.stub import Stubber
 
-from pylayer.store import parse_version_arn
+from pylayer.errors import AwsCallFailed
+from pylayer.layerversion import LayerVersion
+from pylayer.store import LayerStore
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:layer:deps:3"
+Plan = Callable[[Stubber], None]
 
 
-def test_a_layer_version_arn_is_understood() -> None:
-    ref = parse_version_arn("arn:aws-cn:lambda:cn-north-1:123456789012:layer:my_layer-1:42")
-    assert ref is not None
-    assert (ref.region, ref.account, ref.name, ref.version) == ("cn-north-1", "123456789012", "my_layer-1", 42)
-    assert ref.layer_arn == "arn:aws-cn:lambda:cn-north-1:123456789012:layer:my_layer-1"
+class StubbedSession:
+    """Stands in for boto3's Session: each client comes with a Stubber already loaded by the test."""
+
+    def __init__(self, **plans: Plan) -> None:
+        self.plans = plans
+        self.stubbers: list[Stubber] = []
+
+    def client(self, service: str, region_name: str | None = None, config: Any = None) -> Any:
+        client = botocore.session.get_session().create_client(
+            service, region_name=region_name or "us-east-1", config=config,
+            aws_access_key_id="testing", aws_secret_access_key="testing")
+        stubber = Stubber(client)
+        self.plans[service](stubber)
+        stubber.activate()
+        self.stubbers.append(stubber)
+        return client
+
+    def done(self) -> None:
+        for stubber in self.stubbers:
+            stubber.assert_no_pending_responses()
 
 
-@pytest.mark.parametrize("value", [
-    "stack_Layer_ABCDEFGH", "", None, 42, ["arn"],
-    "arn:aws:lambda:us-east-1:123456789012:layer:name",
-    "arn:aws:lambda:us-east-1:123456789012:layer:name:0",
-    "arn:aws:lambda:us-east-1:123456789012:function:name:1",
-    "arn:aws:lambda:us-east-1:1234:layer:name:1",
-    "arn:aws:lambda:us-east-1:123456789012:layer:name:1\n",
-])
-def test_anything_else_is_not_a_layer_version(value: object) -> None:
-    assert parse_version_arn(value) is None
+def store(attempts: int = 3, **plans: Plan) -> tuple[LayerStore, StubbedSession]:
+    session = StubbedSession(**plans)
+    return LayerStore("bucket", "us-east-1", session, attempts), session
+
+
+def version() -> LayerVersion:
+    found = LayerVersion.parse(ARN)
+    assert found is not None
+    return found
+
+
+def layer_version_answer(description: str = "d [pylayer 0123456789abcdef abcdef012345 10 i]") -> dict[str, Any]:
+    return {"LayerVersionArn": ARN, "LayerArn": ARN.rsplit(":", 1)[0], "Version": 3, "Description": description,
+            "Content": {"CodeSha256": "c2hh", "CodeSize": 10, "Location": "https://x"}}
+
+
+def test_a_version_that_does_not_exist_reads_as_none() -> None:
+    layers, session = store(**{"lambda": lambda s: s.add_client_error(
+        "get_layer_version", "ResourceNotFoundException", http_status_code=404)})
+    assert layers.get(version()) is None
+    session.done()
+
+
+def test_a_version_reads_with_its_content_identity() -> None:
+    expected = {"LayerName": ARN.rsplit(":", 1)[0], "VersionNumber": 3}
+    layers, session = store(**{"lambda": lambda s: s.add_response(
+        "get_layer_version", layer_version_answer(), expected)})
+    found = layers.get(version())
+    assert found is not None
+    assert (found.number, found.code_sha256, found.code_size) == (3, "c2hh", 10)
+    session.done()
+
+
+def test_throttling_that_outlasts_the_retries_is_a_short_reason() -> None:
+    # The Stubber answers after botocore's retries; that they happen (standard mode, backoff) is shown below
+    # boto3 by tests/functional/test_faults.py.
+    layers, session = store(attempts=3, **{"lambda": lambda s: s.add_client_error(
+        "delete_layer_version", "TooManyRequestsException", http_status_code=429)})
+    with pytest.raises(AwsCallFailed) as caught:
+        layers.delete(version())
+    assert caught.value.reason == (f"DeleteLayerVersion for {ARN} failed: TooManyRequestsException "
+                                   "(throttled, still after 3 attempts). Retry the deployment.")
+    session.done()
+
+
+def test_a_delete_of_a_version_already_gone_counts_as_done() -> None:
+    layers, session = store(**{"lambda": lambda s: s.add_client_error(
+        "delete_layer_version", "ResourceNotFoundException", http_status_code=404)})
+    layers.delete(version())
+    session.done()
+
+
+def test_access_denied_names_the_role() -> None:
+    layers, session = store(**{"lambda": lambda s: s.add_client_error(
+        "list_layer_versions", "AccessDeniedException", http_status_code=403)})
+    with pytest.raises(AwsCallFailed, match="ListLayerVersions for deps failed: AccessDeniedException. "
+                                            "Check the provider role's permissions."):
+        layers.versions("deps")
+    session.done()
+
+
+def test_a_layer_that_does_not_exist_has_no_versions() -> None:
+    layers, session = store(**{"lambda": lambda s: s.add_client_error(
+        "list_layer_versions", "ResourceNotFoundException", http_status_code=404)})
+    assert layers.versions("deps") == []
+    session.done()
+
+
+def test_a_missing_object_is_none_and_not_there() -> None:
+    def plan(stubber: Stubber) -> None:
+        stubber.add_client_error("get_object", "NoSuchKey", http_status_code=404)
+        stubber.add_client_error("head_object", "404", http_status_code=404)
+
+    artifacts, session = store(s3=plan)
+    assert artifacts.read_json("specs/x.json") is None
+    assert artifacts.exists("layers/x.zip") is False
+    session.done()
+
+
+def test_an_object_that_is_not_json_reads_as_none() -> None:
+    artifacts, session = store(s3=lambda s: s.add_response(
+        "get_object", {"Body": io.BytesIO(b"not json")}, {"Bucket": "bucket", "Key": "specs/x.json"}))
+    assert artifacts.read_json("specs/x.json") is None
+    session.done()
+
+
+def test_an_archive_already_uploaded_is_not_uploaded_again(tmp_path: Path) -> None:
+    zipped = tmp_path / "layer.zip"
+    zipped.write_bytes(b"PK")
+    artifacts, session = store(s3=lambda s: s.add_response("head_object", {}, {"Bucket": "bucket", "Key": "k"}))
+    assert artifacts.upload(zipped, "k") is False
+    session.done()
+
+
+def test_a_publish_that_boto3_retried_says_so() -> None:
+    def plan(stubber: Stubber) -> None:
+        answer = {**layer_version_answer(), "ResponseMetadata": {"RetryAttempts": 1, "HTTPStatusCode": 201}}
+        stubber.add_response("publish_layer_version", answer, {
+            "LayerName": "deps", "Content": {"S3Bucket": "bucket", "S3Key": "layers/x.zip"},
+            "CompatibleRuntimes": ["python3.12", "python3.13"], "CompatibleArchitectures": ["arm64"],
+            "Description": "d"})
+
+    from pylayer.properties import Defaults, parse
+
+    spec = parse({"LayerName": "deps", "Requirements": ["six"], "CompatibleRuntimes": ["python3.13", "python3.12"]},
+                 Defaults("python3.12", "arm64"))
+    layers, session = store(**{"lambda": plan})
+    published, retried = layers.publish(spec, "layers/x.zip", "d")
+    assert published.arn == ARN and retried
+    session.done()
+
+
+def test_a_worker_that_raised_answers_with_its_error() -> None:
+    layers, session = store(**{"lambda": lambda s: s.add_response(
+        "invoke", {"StatusCode": 200, "FunctionError": "Unhandled",
+                   "Payload": io.BytesIO(json.dumps({"errorMessage": "boom", "errorType": "KeyError"}).encode())})})
+    assert layers.invoke("arn:aws:lambda:us-east-1:123456789012:function:w", {}, 60) == {
+        "error": "Unhandled: boom"}
+    session.done()
+
+
+def test_a_worker_answer_is_its_report() -> None:
+    layers, session = store(**{"lambda": lambda s: s.add_response(
+        "invoke", {"StatusCode": 200, "Payload": io.BytesIO(b'{"runtime": "python3.12"}')})})
+    assert layers.invoke("arn:aws:lambda:us-east-1:123456789012:function:w", {}, 60) == {"runtime": "python3.12"}
+    session.done()

@@ -18,10 +18,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import archive, builder, slim, wheels
+from .. import archive, builder, identity, layout, slim, wheels
 from ..errors import ProviderError
+from ..index import Index
+from ..install import find_uv
+from ..interpreters import Interpreters
 from ..properties import Defaults, LayerSpec, parse
 from ..target import ARCHITECTURES, RUNTIMES
+from ..verify import verify
+from ..workers import LocalWorkers, RuntimeSite
 from .layerdiff import Content, content_of, diff_templates, distribution_sizes
 from .layerdir import REQUIREMENTS_FILE, layer_files, layer_name_for, merge, read_layer_requirements
 from .report import format_diff, format_lock, human, number, size_table, text_table
@@ -43,6 +48,10 @@ def _engine(cache: Path) -> builder.Engine:
     return builder.Engine(cache.resolve())
 
 
+def _no_deadline() -> float:
+    return 3600.0
+
+
 def _defaults(args: argparse.Namespace) -> Defaults:
     return Defaults(args.default_runtime, args.default_architecture)
 
@@ -58,24 +67,32 @@ def run_build(args: argparse.Namespace) -> int:
     out: Path = args.out or Path("build") / f"{name}.zip"
     requirements = read_layer_requirements(directory)
     local = layer_files(directory)
+    runtimes = args.compatible_runtime or [args.runtime]
+    spec = parse({"LayerName": name, "Requirements": list(requirements or ["placeholder"]),
+                  "CompatibleRuntimes": runtimes, "Architecture": args.architecture, "Slim": args.slim,
+                  "ExcludeRuntimePackages": args.exclude_runtime_packages, "Bytecode": args.bytecode,
+                  "ImportCheck": args.import_check or []}, PROVIDER_DEFAULTS)
+    engine = _engine(args.cache)
     with _workdir() as workdir:
         installed: list[archive.Entry] = []
+        owners: dict[str, str] = {}
         if requirements is not None:
-            spec = parse({"LayerName": name, "Requirements": list(requirements), "Runtime": args.runtime,
-                          "Architecture": args.architecture, "Slim": args.slim,
-                          "ExcludeRuntimePackages": args.exclude_runtime_packages}, PROVIDER_DEFAULTS)
-            installed = _engine(args.cache).entries(spec, workdir)
+            made = engine.build(spec, workdir, Index(), _no_deadline,
+                                identity.content_key(spec, identity.BuildOptions()))
+            installed, owners = made.entries, made.owners
         entries, overridden = merge(installed, local)
         if not entries:
             raise CliError(f"{directory} has no files and no {REQUIREMENTS_FILE}.")
         for arcname in overridden:
             print(f"warning: {arcname} from {directory} replaces the installed file", file=sys.stderr)
         archive.check_size(entries)
-        built = archive.write_zip(entries, workdir / "layer.zip")
+        workers = LocalWorkers(Interpreters(), RuntimeSite(engine.cache("runtime"), find_uv))
+        verified = verify(spec, entries, owners, workers, workdir, _no_deadline)
+        built = archive.write_zip(verified.entries, workdir / "layer.zip")
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(built.path, out)
     rows = distribution_sizes(entries, frozenset(e.arcname for e in local))
-    print(f"{directory} -> {out} ({args.runtime} {args.architecture})")
+    print(f"{directory} -> {out} ({spec.describe()}, bytecode {verified.bytecode}: {verified.bytecode_note})")
     print()
     print("\n".join(size_table(rows)))
     print()
@@ -104,7 +121,7 @@ def run_lock(args: argparse.Namespace) -> int:
                 folder = workdir / str(index)
                 folder.mkdir()
                 try:
-                    resolved = engine.resolve(layer.spec, folder)
+                    resolved = engine.resolve_all(layer.spec, folder, Index(), _no_deadline)
                 except ProviderError as exc:
                     failure = exc.reason
             failed += bool(layer.invalid or failure)
@@ -124,12 +141,16 @@ class Measurer:
         self.done: dict[tuple[object, ...], Content] = {}
 
     def __call__(self, spec: LayerSpec) -> Content:
-        key = (spec.requirements, spec.target, spec.slim, spec.exclude_runtime_packages)
+        key = (spec.requirements, spec.targets, spec.slim, spec.exclude_runtime_packages)
         if key not in self.done:
             folder = Path(tempfile.mkdtemp(dir=self.workdir))
-            chosen = self.engine.resolve(spec, folder)
-            entries = wheels.entries(self.engine.fetch(chosen))
-            self.done[key] = content_of(slim.select(entries, spec.slim, spec.exclude_runtime_packages))
+            chosen = self.engine.resolve_all(spec, folder, Index(), _no_deadline)
+            distinct = {w.sha256: w for ws in chosen.values() for w in ws}
+            paths = dict(zip(distinct, self.engine.fetch(list(distinct.values()), Index(), _no_deadline),
+                             strict=True))
+            placed = [(prefix, e) for prefix, w in layout.place_wheels(chosen)
+                      for e in slim.select(wheels.members(paths[w.sha256]), spec.slim, spec.exclude_runtime_packages)]
+            self.done[key] = content_of(layout.arrange(placed))
         return self.done[key]
 
 
@@ -176,6 +197,12 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--slim", action="store_true", help="as the Slim property (installed packages only)")
     build.add_argument("--exclude-runtime-packages", action="store_true",
                        help="as the ExcludeRuntimePackages property")
+    build.add_argument("--compatible-runtime", action="append", choices=list(RUNTIMES), metavar="RUNTIME",
+                       help="a runtime the layer serves (repeat it; default: --runtime alone)")
+    build.add_argument("--bytecode", choices=("auto", "true", "false"), default="auto",
+                       help="as the Bytecode property (default: %(default)s; local interpreters compile)")
+    build.add_argument("--import-check", action="append", metavar="MODULE",
+                       help="as ImportCheck: import MODULE on a local interpreter of each runtime (repeat it)")
     build.add_argument("--cache", **cache)
     build.set_defaults(run=run_build)
 

@@ -133,9 +133,9 @@ class PropertyChange:
 
 
 # LayerSpec fields under their property names (a field not listed shows as its own name).
-_PROPERTY_NAMES = {"layer_name": "LayerName", "compatible_runtimes": "CompatibleRuntimes",
-                   "description": "Description", "license_info": "LicenseInfo", "slim": "Slim",
-                   "exclude_runtime_packages": "ExcludeRuntimePackages", "share_with": "ShareWith"}
+_PROPERTY_NAMES = {"layer_name": "LayerName", "description": "Description", "license_info": "LicenseInfo",
+                   "slim": "Slim", "exclude_runtime_packages": "ExcludeRuntimePackages", "share_with": "ShareWith",
+                   "bytecode": "Bytecode", "import_check": "ImportCheck"}
 
 
 def _show(value: object) -> str:
@@ -151,10 +151,10 @@ def _values(layer: TemplateLayer) -> dict[str, str]:
     if layer.spec is None:
         return {}
     spec = layer.spec
-    values = {"LayerName": spec.layer_name, "Runtime": spec.target.runtime,
-              "Architecture": spec.target.architecture}
+    values = {"LayerName": spec.layer_name, "CompatibleRuntimes": ", ".join(t.runtime for t in spec.targets),
+              "Architecture": spec.architecture}
     for item in fields(spec):
-        if item.name not in ("layer_name", "requirements", "target"):
+        if item.name not in ("layer_name", "requirements", "architecture", "runtimes"):
             values[_PROPERTY_NAMES.get(item.name, item.name)] = _show(getattr(spec, item.name))
     values.update(layer.stood_in)
     return values
@@ -175,9 +175,9 @@ def unchanged(old: TemplateLayer, new: TemplateLayer) -> bool:
 
 
 def same_content(old: LayerSpec, new: LayerSpec) -> bool:
-    """Same files in the layer: requirements, target and slimming (labels aside)."""
-    return (old.requirements, old.target, old.slim, old.exclude_runtime_packages) == \
-        (new.requirements, new.target, new.slim, new.exclude_runtime_packages)
+    """Same files in the layer: requirements, targets, slimming and bytecode (labels aside)."""
+    return (old.requirements, old.targets, old.slim, old.exclude_runtime_packages, old.bytecode) == \
+        (new.requirements, new.targets, new.slim, new.exclude_runtime_packages, new.bytecode)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from packaging.utils import canonicalize_name
 
 from .. import slim, wheels
+from ..target import Target
 from .layerdiff import EMPTY_CONTENT, LayerDiff, PackageChange, PackageSize
 from .templates import TemplateLayer
 
@@ -137,13 +138,19 @@ def format_diff(diffs: Sequence[LayerDiff], old: str, new: str, markdown: bool =
     return "\n".join(lines).rstrip() + "\n"
 
 
-def format_lock(layer: TemplateLayer, resolved: Sequence[wheels.Wheel] | None, failure: str = "") -> list[str]:
+def format_lock(layer: TemplateLayer, resolved: Mapping[Target, Sequence[wheels.Wheel]] | None,
+                failure: str = "") -> list[str]:
+    """name==version per package; a layer of several runtimes lists each runtime's packages under it."""
     lines = [layer.label()]
     if layer.problem or failure:
         return [*lines, f"  {layer.problem or 'FAILED: ' + failure}"]
     excluded = layer.spec is not None and layer.spec.exclude_runtime_packages
-    for wheel in resolved or ():
-        note = "  (excluded: ExcludeRuntimePackages)" if excluded and \
-            canonicalize_name(wheel.name) in slim.RUNTIME_PACKAGES else ""
-        lines.append(f"  {wheel.name}=={wheel.version}{note}")
+    several = len(resolved or {}) > 1
+    for target, chosen in (resolved or {}).items():
+        if several:
+            lines.append(f"  {target.runtime}:")
+        for wheel in chosen:
+            note = "  (excluded: ExcludeRuntimePackages)" if excluded and \
+                canonicalize_name(wheel.name) in slim.RUNTIME_PACKAGES else ""
+            lines.append(f"{'    ' if several else '  '}{wheel.name}=={wheel.version}{note}")
     return lines

@@ -133,7 +133,7 @@ def layer_from_properties(logical_id: str, raw: object, defaults: Defaults) -> T
         spec = parse(literal, defaults)
     except InvalidProperties as exc:
         return TemplateLayer(logical_id, props, name, target, invalid=exc.reason, stood_in=stood_in)
-    return TemplateLayer(logical_id, props, name, spec.target.describe(), spec=spec, stood_in=stood_in)
+    return TemplateLayer(logical_id, props, name, spec.describe(), spec=spec, stood_in=stood_in)
 
 
 def read_layers(template: object, defaults: Defaults) -> list[TemplateLayer]:

@@ -1,0 +1,29 @@
+"""The Lambda deadline, as the core sees it: time left, and the last safe moments to start a step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import OutOfTime
+
+# Seconds kept back from the Lambda deadline for zip, upload, publish and the answer.
+RESERVE_SECONDS = 60.0
+# Below this, publishing is not started: a version published after the answer
+# went out (crhelper answers FAILED just before the deadline) would leak.
+PUBLISH_MARGIN_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class Deadline:
+    remaining: Callable[[], float] = lambda: 900.0
+
+    def for_work(self) -> float:
+        """Seconds an install or a worker may still take."""
+        return self.remaining() - RESERVE_SECONDS
+
+    def check(self, step: str) -> None:
+        left = self.remaining()
+        if left < PUBLISH_MARGIN_SECONDS:
+            raise OutOfTime(f"Stopped before {step}: only {int(left)} s were left before the Lambda timeout. "
+                            "Nothing was published; retry, or make the layer smaller.")

@@ -1,0 +1,97 @@
+"""What identifies a layer's content, a published version and its owner; the marker a version carries. Pure.
+
+Every version the provider publishes ends its Description with
+
+    [pylayer <version key, 16 hex> <owner key, 12 hex> <unzipped bytes>]
+
+The content key hashes everything that decides the files of the layer; the
+version key adds what decides the published version's metadata; the owner key
+hashes the stack id and logical id of the resource that published it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+from .properties import LayerSpec
+
+MARKER = re.compile(r"\[pylayer (?P<version>[0-9a-f]{16}) (?P<owner>[0-9a-f]{12}) (?P<size>\d{1,12})"
+                    r"(?: (?P<bytecode>[ipnx]))?\]$")
+# The Bytecode attribute, in the marker as one letter (so a reused version answers the same).
+BYTECODE_CODES = {"included": "i", "partial": "p", "omitted": "n", "off": "x"}
+BYTECODE_STATES = tuple(BYTECODE_CODES)
+# Bump when the build changes what identical inputs produce. 2: a folder per runtime, bytecode, locks.
+BUILD_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Provider configuration that changes what an install produces."""
+
+    installer: str = "uv"
+    index_url: str = ""  # without credentials
+    allow_sdist: bool = False
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def content_key(spec: LayerSpec, options: BuildOptions) -> str:
+    """What decides the files in the layer (shared by every resource with the same inputs)."""
+    return _digest({
+        "format": BUILD_FORMAT,
+        "requirements": list(spec.requirements),
+        "runtimes": sorted(spec.runtimes),
+        "architecture": spec.architecture,
+        "installer": options.installer,
+        "index": options.index_url,
+        "sdist": options.allow_sdist,
+        "slim": spec.slim,
+        "exclude_runtime_packages": spec.exclude_runtime_packages,
+        "bytecode": spec.bytecode,
+        # Not content, but what was proven of it: a build checked for other imports is another build.
+        "import_check": sorted(spec.import_check),
+    })
+
+
+def version_key(spec: LayerSpec, options: BuildOptions) -> str:
+    """What decides a published version: its content and its metadata."""
+    return _digest({
+        "content": content_key(spec, options),
+        "layer": spec.layer_name,
+        "description": spec.description,
+        "license": spec.license_info,
+        "share_with": list(spec.share_with),
+    })[:16]
+
+
+def owner_key(stack_id: str, logical_id: str) -> str:
+    return _digest({"stack": stack_id, "logical": logical_id})[:12]
+
+
+@dataclass(frozen=True)
+class Marker:
+    version: str
+    owner: str
+    unzipped_size: int
+    bytecode: str = ""  # one of BYTECODE_STATES; "" in versions of the first build format
+
+    def render(self) -> str:
+        state = f" {BYTECODE_CODES[self.bytecode]}" if self.bytecode else ""
+        return f"[pylayer {self.version} {self.owner} {self.unzipped_size}{state}]"
+
+
+def describe(user_description: str, marker: Marker) -> str:
+    return f"{user_description} {marker.render()}".strip()
+
+
+def read_marker(description: str | None) -> Marker | None:
+    match = MARKER.search(description or "")
+    if not match:
+        return None
+    state = next((s for s, code in BYTECODE_CODES.items() if code == match["bytecode"]), "")
+    return Marker(match["version"], match["owner"], int(match["size"]), state)

@@ -1,0 +1,87 @@
+"""Local Python interpreters by version and machine, for the local runtime workers.
+
+Looked for, in order: ``PYLAYER_PYTHONS`` (``3.12=/usr/bin/python3.12;3.11/aarch64=/opt/x/bin/python3.11``),
+``uv python find``, ``pythonX.Y`` on PATH, pyenv's versions (``$PYENV_ROOT`` or ``~/.pyenv``; uv does
+not look there), and an emulated aarch64 interpreter set up by ``.ci/setup-arm64-python``
+(``$PYLAYER_ARM64_ROOT``, default /opt/pylayer-arm64). Each candidate is started once to learn what it
+really is.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ARM64_ROOT = "/opt/pylayer-arm64"
+_PROBE = "import platform, sys; print('%d.%d' % sys.version_info[:2], platform.machine())"
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    command: tuple[str, ...]
+    version: str  # "3.12"
+    machine: str  # "x86_64" | "aarch64"
+
+    def describe(self) -> str:
+        return f"python{self.version} {self.machine} ({' '.join(self.command)})"
+
+
+class Interpreters:
+    """Finds interpreters on first need and remembers them (a probe starts a process; emulated, 0.2 s)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, uv: str | None = None) -> None:
+        self.environ = dict(os.environ if environ is None else environ)
+        self.uv = uv
+        self._found: dict[tuple[str, str], Interpreter | None] = {}
+        self._probed: dict[tuple[str, ...], Interpreter | None] = {}
+
+    def find(self, version: str, machine: str) -> Interpreter | None:
+        key = (version, machine)
+        if key not in self._found:
+            self._found[key] = next((i for c in self._candidates(version, machine)
+                                     if (i := self._probe(c)) and (i.version, i.machine) == key), None)
+        return self._found[key]
+
+    def _candidates(self, version: str, machine: str) -> Iterator[tuple[str, ...]]:
+        for item in self.environ.get("PYLAYER_PYTHONS", "").split(";"):
+            name, _, path = item.partition("=")
+            wanted, _, arch = name.strip().partition("/")
+            if path and wanted == version and arch in ("", machine):
+                yield (path.strip(),)
+        if machine == "aarch64":
+            yield (str(Path(self.environ.get("PYLAYER_ARM64_ROOT", ARM64_ROOT)) / "bin" / f"python{version}"),)
+            return
+        if self.uv:
+            found = _output([self.uv, "python", "find", "--system", "--no-config", version],
+                            {**self.environ, "UV_PYTHON_DOWNLOADS": "never"})
+            if found:
+                yield (found,)
+        on_path = shutil.which(f"python{version}", path=self.environ.get("PATH"))
+        if on_path and "/shims/" not in on_path:  # a pyenv shim fails unless its version is active
+            yield (on_path,)
+        pyenv = Path(self.environ.get("PYENV_ROOT") or Path(self.environ.get("HOME", "~")).expanduser() / ".pyenv")
+        for found_path in sorted(pyenv.glob(f"versions/{version}.*/bin/python{version}"), reverse=True):
+            yield (str(found_path),)
+
+    def _probe(self, command: tuple[str, ...]) -> Interpreter | None:
+        if command not in self._probed:
+            self._probed[command] = None
+            if Path(command[0]).is_file():
+                out = _output([*command, "-S", "-c", _PROBE], {"PATH": self.environ.get("PATH", "")})
+                if out and len(out.split()) == 2:
+                    version, machine = out.split()
+                    self._probed[command] = Interpreter(command, version, machine)
+        return self._probed[command]
+
+
+def _output(argv: list[str], env: Mapping[str, str]) -> str:
+    try:
+        done = subprocess.run(argv, env=dict(env), capture_output=True, text=True, timeout=60,  # noqa: S603
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""

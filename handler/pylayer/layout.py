@@ -1,0 +1,88 @@
+"""Where each wheel's files go in a layer that serves several runtimes. Pure.
+
+Lambda puts ``/opt/python/lib/pythonX.Y/site-packages`` and then
+``/opt/python`` on a function's sys.path. A wheel every listed runtime chose,
+as the very same file, goes under ``python/``; any other goes under the
+``site-packages`` folder of each runtime that chose it. A layer of one runtime
+keeps everything under ``python/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+
+from .archive import Entry
+from .target import Target
+from .wheels import Wheel
+
+SHARED = "python"
+
+
+def place_wheels(chosen: Mapping[Target, Sequence[Wheel]]) -> list[tuple[str, Wheel]]:
+    """(prefix, wheel) for every copy a layer holds, sorted by prefix then wheel name."""
+    targets = list(chosen)
+    if len(targets) == 1:
+        return sorted(((SHARED, w) for w in chosen[targets[0]]), key=lambda p: (p[0], p[1].name))
+    choosers: dict[str, set[Target]] = defaultdict(set)
+    by_digest: dict[str, Wheel] = {}
+    for target, wheels in chosen.items():
+        for wheel in wheels:
+            choosers[wheel.sha256].add(target)
+            by_digest[wheel.sha256] = wheel
+    placed = []
+    for digest, wheel in by_digest.items():
+        if len(choosers[digest]) == len(targets):
+            placed.append((SHARED, wheel))
+        else:
+            placed += [(t.site_packages, wheel) for t in choosers[digest]]
+    return sorted(placed, key=lambda p: (p[0], p[1].name))
+
+
+def place_trees(trees: Mapping[Target, Sequence[Entry]]) -> list[Entry]:
+    """Installed folders (the pip and source-distribution path), one per runtime: a distribution whose
+    RECORD is the same in every runtime's folder goes under python/, the rest under each runtime's own.
+
+    ``trees`` holds entries named relative to their folder (``numpy/__init__.py``).
+    """
+    targets = list(trees)
+    if len(targets) == 1:
+        return arrange([(SHARED, e) for e in trees[targets[0]]])
+    owners = {t: _record_owners(trees[t]) for t in targets}
+    keys = [set(owners[t].values()) for t in targets]
+    shared = set.intersection(*keys) if keys else set()
+    placed: list[tuple[str, Entry]] = []
+    for target in targets:
+        for entry in trees[target]:
+            key = owners[target].get(entry.arcname)
+            if key in shared:
+                if target == targets[0]:
+                    placed.append((SHARED, entry))
+            else:
+                placed.append((target.site_packages, entry))
+    return arrange(placed)
+
+
+def _record_owners(entries: Sequence[Entry]) -> dict[str, str]:
+    """file -> its distribution's identity (dist-info name and the RECORD's digest), from each RECORD."""
+    owners: dict[str, str] = {}
+    for entry in entries:
+        parts = entry.arcname.split("/")
+        if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "RECORD" and entry.path:
+            record = entry.path.read_bytes()
+            key = f"{parts[0]}:{hashlib.sha256(record).hexdigest()}"
+            for line in record.decode("utf-8", "replace").splitlines():
+                name = line.rsplit(",", 2)[0].strip('"')
+                if name and not name.startswith(("/", "..")):
+                    owners[name] = key
+    return owners
+
+
+def arrange(placed: Iterable[tuple[str, Entry]]) -> list[Entry]:
+    """Entries under their prefixes, sorted; a later one wins a path two share."""
+    chosen: dict[str, Entry] = {}
+    for prefix, entry in placed:
+        name = f"{prefix}/{entry.arcname}"
+        chosen[name] = Entry(name, entry.size, entry.executable, entry.path, entry.member, entry.data)
+    return [chosen[name] for name in sorted(chosen)]

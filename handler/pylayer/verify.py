@@ -1,0 +1,198 @@
+"""Before a version is published: bytecode from each runtime's worker, and proof the layer loads there.
+
+``plan_jobs`` and ``evaluate`` are pure: what each runtime's worker is asked,
+and what its report means (an error that fails the request, or a warning for
+the log). ``verify`` runs them: it stages the bytecode-free archive, has the
+workers compile, check libraries and import, refuses a layer that would not
+load, and adds the bytecode (``Bytecode: auto`` leaves it out when it would
+take the layer over Lambda's limit).
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import archive
+from .archive import Entry, WheelMember
+from .errors import LayerTooLarge, NotLoadable
+from .properties import LayerSpec, clip
+from .target import Target
+from .workers import Capability, Job, Report, StaticCheck, Workers
+
+log = logging.getLogger(__name__)
+# The packages whose wheels need libraries Lambda's images lack, and what to use instead.
+KNOWN_FIXES = {
+    "opencv-python": "opencv-python-headless",
+    "opencv-contrib-python": "opencv-contrib-python-headless",
+}
+IMAGES = {"al2": "Amazon Linux 2", "al2023": "Amazon Linux 2023"}
+
+
+@dataclass(frozen=True)
+class Jobs:
+    workers: tuple[Job, ...]  # for the workers
+    static: tuple[Job, ...]  # runtimes no worker serves: the provider's static library check
+    no_bytecode: tuple[Target, ...]  # runtimes that get no bytecode although it was asked for
+
+
+def plan_jobs(spec: LayerSpec, capabilities: Mapping[Target, Capability | None]) -> Jobs:
+    """What each runtime's worker does; refuses what the spec requires and no worker can do."""
+    workers, static, no_bytecode = [], [], []
+    for target in spec.targets:
+        able = capabilities.get(target)
+        if spec.import_check and (able is None or not able.imports):
+            raise NotLoadable(f"ImportCheck needs a {target.describe()} worker to import on, and this provider "
+                              "has none (its WorkerRuntimes parameter).")
+        compiles = spec.bytecode != "false" and able is not None and able.compile
+        if spec.bytecode != "false" and not compiles:
+            if spec.bytecode == "true":
+                raise NotLoadable(f"Bytecode is true, but this provider has no {target.runtime} worker to compile "
+                                  "for it (its WorkerRuntimes parameter); set Bytecode to auto or false.")
+            no_bytecode.append(target)
+        if able is None:
+            static.append(Job(target, False))
+        else:
+            workers.append(Job(target, compiles, spec.import_check))
+    return Jobs(tuple(workers), tuple(static), tuple(no_bytecode))
+
+
+@dataclass(frozen=True)
+class Findings:
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def _shown(path: str) -> str:
+    """python/lib/python3.12/site-packages/cv2/x.so -> cv2/x.so (python/ likewise)."""
+    return archive.in_folder(path)
+
+
+def _library_problem(target: Target, problem: Mapping[str, str], owners: Mapping[str, str]) -> str:
+    where = _shown(problem["path"])
+    if problem["what"] == "machine":
+        return f"{where} is built for {problem['detail']}, not {target.machine}"
+    if problem["what"] == "glibc":
+        return f"{where} needs {problem['detail']}"
+    loaded_by = problem.get("loaded_by") or ""
+    owner = owners.get(loaded_by or problem["path"], "")
+    fix = f"; use {KNOWN_FIXES[owner]} instead of {owner}" if owner in KNOWN_FIXES else ""
+    if loaded_by and loaded_by != problem["path"]:
+        where = f"{_shown(loaded_by)} (through {where})"
+    return (f"{where} needs {problem['detail']}, which the {target.runtime} image "
+            f"({IMAGES[target.image]}) does not have{fix}")
+
+
+def evaluate(reports: Sequence[Report], owners: Mapping[str, str]) -> Findings:
+    """Errors (the layer would fail to load) and warnings, from the workers' reports."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    for report in reports:
+        target = report.job.target
+        libraries = report.data.get("libraries") or {}
+        found = [_library_problem(target, p, owners) for p in libraries.get("errors", [])]
+        if found:
+            more = f" (and {len(found) - 1} more; see the log)" if len(found) > 1 else ""
+            errors.append(f"Not loadable on {target.describe()}: {found[0]}{more}.")
+        warnings += [f"{target.describe()}: {_library_problem(target, p, owners)}, but no import loads it"
+                     for p in libraries.get("warnings", [])]
+        for outcome in report.data.get("imports") or []:
+            if not outcome.get("ok"):
+                errors.append(f"ImportCheck: import {clip(outcome.get('module', '?'))} failed on "
+                              f"{target.describe()}: {clip(outcome.get('error', ''), 300)}")
+        failed = (report.data.get("bytecode") or {}).get("failed_count", 0)
+        if failed:
+            warnings.append(f"{target.describe()}: {failed} modules did not compile (kept as source): "
+                            + ", ".join(f[0] for f in report.data["bytecode"]["failed"][:5]))
+    return Findings(tuple(errors), tuple(warnings))
+
+
+def bytecode_entries(path: Path) -> list[Entry]:
+    """A worker's zip of .pyc as layer entries, its deflated bytes copied as they are."""
+    with zipfile.ZipFile(path) as made:
+        return [Entry(info.filename, info.file_size, False,
+                      member=WheelMember(path, info.header_offset, info.compress_type, info.CRC, info.compress_size))
+                for info in made.infolist()
+                if info.filename.startswith("python/") and info.filename.endswith(".pyc")]
+
+
+@dataclass(frozen=True)
+class Verified:
+    entries: list[Entry]
+    staged: archive.Archive  # the archive of the entries before bytecode
+    bytecode: str  # the Bytecode attribute: included, partial, omitted, off
+    bytecode_note: str = ""  # why, for the log
+    reports: tuple[Report, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def unchanged(self) -> bool:
+        """No bytecode was added: the staged archive is the layer."""
+        return len(self.entries) == self.staged.file_count
+
+
+def bytecode_state(spec: LayerSpec, compiled: Sequence[Target], missing: Sequence[Target], why: str = ""
+                   ) -> tuple[str, str]:
+    """The Bytecode attribute (included, partial, omitted, off) and, for the log, why."""
+    if spec.bytecode == "false":
+        return "off", "Bytecode is false"
+    if why:
+        return "omitted", why
+    if not compiled:
+        return "omitted", f"no worker for {', '.join(t.runtime for t in missing)}"
+    if missing:
+        return "partial", (f"compiled for {', '.join(t.runtime for t in compiled)}; "
+                           f"no worker for {', '.join(t.runtime for t in missing)}")
+    return "included", f"compiled for {', '.join(t.runtime for t in compiled)}"
+
+
+def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], workers: Workers, workdir: Path,
+           time_left: Callable[[], float], static: Workers | None = None) -> Verified:
+    staged = archive.write_zip(entries, workdir / "staged.zip")
+    jobs = plan_jobs(spec, {t: workers.capability(t) for t in spec.targets})
+    reports = list(workers.run(staged.path, jobs.workers, workdir, time_left)) if jobs.workers else []
+    if jobs.static:
+        reports += (static or StaticCheck()).run(staged.path, jobs.static, workdir, time_left)
+    for report in reports:
+        log.info("Worker report for %s", report.job.target.describe(),
+                 extra={"where": report.where, "worker": _summary(report.data)})
+    findings = evaluate(reports, owners)
+    for warning in findings.warnings:
+        log.warning("%s", warning)
+    for target in jobs.no_bytecode:
+        log.warning("No bytecode for %s: no worker for that runtime", target.describe())
+    if findings.errors:
+        raise NotLoadable(findings.errors[0], "\n".join(findings.errors))
+    made = [r for r in reports if r.bytecode is not None]
+    compiled = [r.job.target for r in made]
+    if not made:
+        return Verified(entries, staged, *bytecode_state(spec, compiled, jobs.no_bytecode), tuple(reports),
+                        findings.warnings)
+    with_bytecode = sorted([*entries, *(e for r in made for e in bytecode_entries(r.bytecode or Path()))],
+                           key=lambda e: e.arcname)
+    try:
+        archive.check_size(with_bytecode)
+    except LayerTooLarge:
+        if spec.bytecode == "true":
+            raise
+        archive.check_size(entries)  # too large even without: that reason, not the bytecode's
+        why = "the layer would be over Lambda's 262.1 MB unzipped with it"
+        log.warning("Bytecode left out: %s", why)
+        return Verified(entries, staged, *bytecode_state(spec, compiled, jobs.no_bytecode, why), tuple(reports),
+                        findings.warnings)
+    return Verified(with_bytecode, staged, *bytecode_state(spec, compiled, jobs.no_bytecode), tuple(reports),
+                    findings.warnings)
+
+
+def _summary(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A worker's report for the log: counts and timings, not file lists."""
+    bytecode = data.get("bytecode") or {}
+    libraries = data.get("libraries") or {}
+    return {"python": data.get("python"), "machine": data.get("machine"), "timings": data.get("timings"),
+            "compiled": bytecode.get("files"), "objects": libraries.get("objects"),
+            "library_source": libraries.get("source"),
+            "imports": [(i.get("module"), i.get("ok")) for i in data.get("imports") or []]}

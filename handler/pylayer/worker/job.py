@@ -1,0 +1,228 @@
+"""One worker job: a layer archive in, its bytecode and a report out.
+
+Request (a JSON object): ``runtime`` (must be this interpreter's),
+``architecture``, ``archive`` (a local zip of the layer, bytecode-free),
+``output`` (where the bytecode zip goes), ``compile`` (bool), ``skip_dirs``
+(folder names whose modules get no bytecode), ``imports`` (module names),
+``python`` (the command that starts this interpreter, for child processes),
+``processes``, ``libraries`` ("recorded" or "scanned"), ``runtime_site`` (a
+folder with what the runtime itself provides, boto3: appended to sys.path for
+imports; found from the running interpreter when absent) and ``paths`` (the
+layer's folders on Lambda's sys.path, relative to the archive root).
+
+Bytecode is made and written out before any package code runs: imports come
+last, in child processes that get no AWS credentials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from typing import Any, Callable
+
+from . import PROTOCOL, libraries, pyc
+
+OPT = "/opt"  # where Lambda extracts a layer: the co_filename prefix
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+IMPORT_TIMEOUT = 300.0
+MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
+# What an import child may see of the environment: never credentials.
+_PASS_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH", "HOME", "TMPDIR")
+_IMPORT = """
+import importlib, json, sys, time, traceback
+spec = json.loads(sys.argv[1])
+sys.path[:] = spec["path"] + [p for p in sys.path if p] + spec["append"]
+started = time.perf_counter()
+try:
+    module = importlib.import_module(spec["module"])
+except BaseException as exc:
+    line = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    print(json.dumps({"ok": False, "error": line[:500]}))
+else:
+    print(json.dumps({"ok": True, "seconds": time.perf_counter() - started,
+                      "file": getattr(module, "__file__", None) or ""}))
+"""
+
+
+def version_tag() -> str:
+    return f"python{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def run(request: dict[str, Any], scratch: str,
+        made: Callable[[dict[str, Any]], None] = lambda bytecode: None) -> dict[str, Any]:
+    """The job; ``made`` is called with the bytecode's report once its zip is written, before any import."""
+    runtime = str(request["runtime"])
+    machine = MACHINES[str(request["architecture"])]
+    imports = [str(m) for m in request.get("imports") or []]
+    if (request.get("compile") or imports) and runtime != version_tag():
+        raise ValueError(f"this worker runs {version_tag()}, not {runtime}")
+    root = os.path.join(scratch, "layer")
+    report: dict[str, Any] = {"protocol": PROTOCOL, "runtime": runtime, "python": platform.python_version(),
+                              "machine": platform.machine(), "timings": {}}
+    started = time.perf_counter()
+    members = extract(str(request["archive"]), root, runtime, everything=bool(imports))
+    report["timings"]["extract"] = time.perf_counter() - started
+    if request.get("compile"):
+        started = time.perf_counter()
+        report["bytecode"] = compile_tree(root, members, request, str(request["output"]))
+        report["timings"]["compile"] = time.perf_counter() - started
+        made(report["bytecode"])
+    if not request.get("libraries_off"):
+        started = time.perf_counter()
+        report["libraries"] = check_libraries(root, runtime, str(request["architecture"]), machine,
+                                              str(request.get("libraries") or "recorded"))
+        report["timings"]["libraries"] = time.perf_counter() - started
+    if imports:
+        started = time.perf_counter()
+        report["imports"] = check_imports(root, request, imports, scratch)
+        report["timings"]["imports"] = time.perf_counter() - started
+    return report
+
+
+def in_view(name: str, runtime: str) -> bool:
+    """Whether a layer member is on this runtime's sys.path: python/, less other runtimes' folders."""
+    if not name.startswith("python/") or name.endswith("/"):
+        return False
+    parts = name.split("/")
+    if len(parts) > 3 and parts[1] == "lib" and parts[2].startswith("python3.") and parts[3] == "site-packages":
+        return parts[2] == runtime
+    return True
+
+
+def extract(archive: str, root: str, runtime: str, everything: bool) -> list[str]:
+    """This runtime's part of the layer under root; without imports to run, modules and ELF files only."""
+    names = []
+    with zipfile.ZipFile(archive) as layer:
+        for info in layer.infolist():
+            name = info.filename
+            if not in_view(name, runtime) or ".." in name.split("/"):
+                continue
+            if not everything and not (name.endswith(".py") or ".so" in name.rsplit("/", 1)[-1]):
+                continue
+            target = os.path.join(root, *name.split("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with layer.open(info) as source, open(target, "wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+            names.append(name)
+    return names
+
+
+def compile_tree(root: str, members: list[str], request: dict[str, Any], output: str) -> dict[str, Any]:
+    """Bytecode for every module of the view (but those in skip_dirs), in parallel children; zipped."""
+    skip = set(request.get("skip_dirs") or ())
+    items = []
+    for name in sorted(members):
+        if not name.endswith(".py") or skip.intersection(name.split("/")[:-1]):
+            continue
+        source = os.path.join(root, *name.split("/"))
+        items.append([source, f"{OPT}/{name}", pyc.cache_path(source)])
+    result = _compile_in_children(items, request)
+    written = [target for _, _, target in items if os.path.exists(target)]
+    digest, size = _zip(root, written, output)
+    return {"files": len(written), "failed": result["failed"][:20], "failed_count": len(result["failed"]),
+            "sha256": digest, "size": size, "bytes": sum(os.path.getsize(p) for p in written)}
+
+
+def _compile_in_children(items: list[list[str]], request: dict[str, Any]) -> dict[str, Any]:
+    processes = max(1, min(int(request.get("processes") or os.cpu_count() or 1), len(items) or 1))
+    # Largest first, each to the least loaded child: even chunks of work.
+    chunks: list[list[list[str]]] = [[] for _ in range(processes)]
+    loads = [0] * processes
+    for item in sorted(items, key=lambda i: -os.path.getsize(i[0])):
+        slot = loads.index(min(loads))
+        chunks[slot].append(item)
+        loads[slot] += os.path.getsize(item[0])
+    command = [*python_command(request), "-S", "-c",
+               f"import sys; sys.path.insert(0, {PACKAGE_ROOT!r}); from pylayer.worker.pyc import main; main()"]
+    env = {**_child_env(), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)  # noqa: S603
+                for chunk in chunks if chunk]
+    failed: list[list[str]] = []
+    for child, chunk in zip(children, [c for c in chunks if c]):
+        out, _ = child.communicate(json.dumps(chunk).encode())
+        if child.returncode != 0:
+            raise RuntimeError(f"a compile child exited with {child.returncode}")
+        failed += json.loads(out)["failed"]
+    return {"failed": sorted(failed)}
+
+
+def python_command(request: dict[str, Any]) -> list[str]:
+    return [str(p) for p in request.get("python") or [sys.executable]]
+
+
+def _child_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in _PASS_ENV}
+
+
+def _zip(root: str, files: list[str], output: str) -> tuple[str, int]:
+    """The .pyc files, sorted, with fixed metadata; deflated by this runtime's zlib."""
+    os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as out:
+        for path in sorted(files):
+            info = zipfile.ZipInfo(os.path.relpath(path, root).replace(os.sep, "/"), (1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            with open(path, "rb") as handle:
+                out.writestr(info, handle.read(), compresslevel=6)
+    digest = hashlib.sha256()
+    with open(output, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest(), os.path.getsize(output)
+
+
+def check_libraries(root: str, runtime: str, architecture: str, machine: str, mode: str) -> dict[str, Any]:
+    system = libraries.System.scanned(runtime) if mode == "scanned" else \
+        libraries.System.recorded(runtime, architecture)
+    python_root = os.path.join(root, "python")
+    if not os.path.isdir(python_root):
+        return {"objects": 0, "extensions": 0, "errors": [], "warnings": [], "source": system.source}
+    found = libraries.check(root, machine, system)
+    return found
+
+
+def check_imports(root: str, request: dict[str, Any], modules: list[str], scratch: str) -> list[dict[str, Any]]:
+    """Import each module in a fresh child: the layer's two folders first, the runtime's own packages last."""
+    paths = [os.path.join(root, *p.split("/")) for p in request.get("paths") or []]
+    append = [str(request["runtime_site"])] if request.get("runtime_site") else runtime_site()
+    cwd = os.path.join(scratch, "cwd")
+    os.makedirs(cwd, exist_ok=True)
+    results = []
+    for module in modules:
+        spec = json.dumps({"path": paths, "append": append, "module": module})
+        command = [*python_command(request), "-S", "-c", _IMPORT, spec]
+        env = {**_child_env(), "PYTHONDONTWRITEBYTECODE": "1"}
+        try:
+            done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,  # noqa: S603
+                                  timeout=IMPORT_TIMEOUT, start_new_session=True, check=False)
+        except subprocess.TimeoutExpired:
+            results.append({"module": module, "ok": False, "error": f"the import took over {IMPORT_TIMEOUT:.0f} s"})
+            continue
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if not lines:
+            tail = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+            results.append({"module": module, "ok": False, "error": tail[:500]})
+            continue
+        outcome = json.loads(lines[-1])
+        outcome["module"] = module
+        if outcome.get("ok") and outcome.get("file"):
+            outcome["file"] = os.path.relpath(outcome["file"], root).replace(os.sep, "/")
+        results.append(outcome)
+    return results
+
+
+def runtime_site() -> list[str]:
+    """The folder this runtime's own boto3 is in, as Lambda's sys.path has it after the layers."""
+    import importlib.util
+
+    found = importlib.util.find_spec("boto3")
+    if found is None or not found.origin:
+        return []
+    return [os.path.dirname(os.path.dirname(found.origin))]

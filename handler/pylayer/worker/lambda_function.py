@@ -1,0 +1,99 @@
+"""The worker as a Lambda function, one per runtime and architecture (template.yaml: Worker*).
+
+The provider stages the layer's archive under the artifact bucket's
+``staging/`` prefix and invokes the worker of each runtime it serves; the
+worker reads that archive, writes its bytecode zip back under ``staging/`` and
+returns its report (with the zip's sha256, which the provider checks). Its role
+may read and write that prefix and nothing else; it never holds the role that
+publishes and deletes layers.
+
+``{"action": "describe"}`` returns what this runtime really has: its Python,
+machine, sys.path and the libraries of its library directories (the data
+behind lambda_libraries.json).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import signal
+import sys
+from typing import Any
+
+from . import PROTOCOL, job, libraries
+
+STAGING = "staging/"
+SCRATCH = "/tmp/pylayer-worker"
+_FIELDS = ("runtime", "architecture", "compile", "skip_dirs", "imports", "paths")
+_clients: dict[str, Any] = {}
+
+
+def _s3() -> Any:
+    if "s3" not in _clients:
+        import boto3  # the runtime's own
+
+        _clients["s3"] = boto3.client("s3")
+    return _clients["s3"]
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event.get("action") == "describe":
+        return describe()
+    bucket, source, output = (str(event.get(k) or "") for k in ("bucket", "source_key", "output_key"))
+    if not bucket or not source.startswith(STAGING) or not output.startswith(STAGING):
+        return {"error": "the request must name a bucket and two keys under staging/"}
+    stop_strays()
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+    os.makedirs(SCRATCH)
+    archive = os.path.join(SCRATCH, "layer.zip")
+    _s3().download_file(bucket, source, archive)
+    request = {k: event.get(k) for k in _FIELDS}
+    request.update(archive=archive, output=os.path.join(SCRATCH, "bytecode.zip"), libraries="scanned",
+                   processes=os.cpu_count() or 1, python=[sys.executable])
+
+    def upload(bytecode: dict[str, Any]) -> None:  # before any package code runs
+        _s3().upload_file(request["output"], bucket, output)
+        bytecode["key"] = output
+
+    try:
+        return job.run(request, os.path.join(SCRATCH, "job"), upload)
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"[:1000]}
+    finally:
+        stop_strays()
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+
+
+def describe() -> dict[str, Any]:
+    runtime = job.version_tag()
+    system = libraries.System.scanned(runtime)
+    return {"protocol": PROTOCOL, "runtime": runtime, "python": platform.python_version(),
+            "machine": platform.machine(), "glibc": f"{system.glibc[0]}.{system.glibc[1]}", "sys_path": sys.path,
+            "ld_library_path": os.environ.get("LD_LIBRARY_PATH", ""), "libraries": sorted(system.names),
+            "runtime_site": job.runtime_site()}
+
+
+def stop_strays() -> None:
+    """Kill what an import of an earlier job may have left running in this container (a package's daemon)."""
+    keep = set()
+    pid = os.getpid()
+    while pid > 0 and pid not in keep:  # this process and its ancestors
+        keep.add(pid)
+        pid = _parent(pid)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in keep and int(entry) != 1:
+            with contextlib.suppress(OSError):
+                os.kill(int(entry), signal.SIGKILL)
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("PPid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0

@@ -1,0 +1,229 @@
+"""The PEP 751 lock written into a layer per runtime: deterministic, credential-free, read back."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.markers import Marker
+
+from pylayer import builder, install, lockfile
+from pylayer.index import Index
+from pylayer.install import Command
+from pylayer.properties import LayerSpec
+from pylayer.target import RUNTIMES, Target
+from pylayer.wheels import Wheel
+
+TARGET = Target("python3.12", "arm64")
+NUMPY_SHA = hashlib.sha256(b"numpy").hexdigest()
+SIX_SHA = hashlib.sha256(b"six").hexdigest()
+ATTRS_SHA = hashlib.sha256(b"attrs").hexdigest()
+NUMPY = Wheel("numpy", "2.2.0",
+              "https://alice:s3cret@files.example/packages/numpy-2.2.0-cp312-cp312-manylinux_2_17_aarch64.whl",
+              NUMPY_SHA)
+SIX = Wheel("six", "1.17.0", "https://files.example/packages/six-1.17.0-py2.py3-none-any.whl", SIX_SHA)
+ATTRS = Wheel("Attrs", "25.1.0", "https://files.example/packages/attrs-25.1.0-py3-none-any.whl", ATTRS_SHA)
+INDEX = "https://alice:s3cret@pypi.example/simple/"
+FOLDERS = {NUMPY_SHA: "python/lib/python3.12/site-packages", SIX_SHA: "python", ATTRS_SHA: "python"}
+
+
+def rendered() -> dict[str, Any]:
+    return tomllib.loads(lockfile.render(TARGET, [SIX, NUMPY, ATTRS], FOLDERS, INDEX))
+
+
+def test_the_lock_is_pep_751_toml_for_the_runtime() -> None:
+    lock = rendered()
+
+    assert lock["lock-version"] == "1.0"
+    assert lock["created-by"] == "pylayer"
+    assert lock["requires-python"] == "==3.12.*"
+    assert lock["environments"] == [lockfile.environment(TARGET)]
+
+
+def test_one_package_per_wheel_sorted_by_name_with_its_wheel_and_folder() -> None:
+    packages = rendered()["packages"]
+
+    assert [p["name"] for p in packages] == ["Attrs", "numpy", "six"]
+    numpy = packages[1]
+    assert numpy["version"] == "2.2.0"
+    assert numpy["index"] == "https://pypi.example/simple/"
+    assert len(numpy["wheels"]) == 1
+    assert numpy["wheels"][0]["name"] == "numpy-2.2.0-cp312-cp312-manylinux_2_17_aarch64.whl"
+    assert numpy["wheels"][0]["url"] == \
+        "https://files.example/packages/numpy-2.2.0-cp312-cp312-manylinux_2_17_aarch64.whl"
+    assert numpy["wheels"][0]["hashes"] == {"sha256": NUMPY_SHA}
+    assert numpy["tool"]["pylayer"]["folder"] == "python/lib/python3.12/site-packages"
+    assert packages[2]["tool"]["pylayer"]["folder"] == "python"
+
+
+def test_a_wheel_missing_from_folders_is_in_python() -> None:
+    lock = tomllib.loads(lockfile.render(TARGET, [SIX], {}, ""))
+
+    assert lock["packages"][0]["tool"]["pylayer"]["folder"] == "python"
+
+
+def test_no_index_means_pypi() -> None:
+    lock = tomllib.loads(lockfile.render(TARGET, [SIX], {}, ""))
+
+    assert lock["packages"][0]["index"] == lockfile.PYPI == "https://pypi.org/simple/"
+
+
+def test_identical_inputs_give_identical_text_in_any_order() -> None:
+    first = lockfile.render(TARGET, [SIX, NUMPY, ATTRS], FOLDERS, INDEX)
+    again = lockfile.render(TARGET, [ATTRS, SIX, NUMPY], dict(reversed(FOLDERS.items())), INDEX)
+
+    assert first == again
+    assert first.endswith("\n")
+    assert "\r" not in first
+
+
+def test_credentials_never_appear() -> None:
+    text = lockfile.render(TARGET, [NUMPY, SIX], FOLDERS, INDEX)
+
+    assert "s3cret" not in text
+    assert "alice" not in text
+    assert "@" not in text
+
+
+@pytest.mark.parametrize(("url", "clean"), [
+    ("https://u:p@host.example/simple/", "https://host.example/simple/"),
+    ("https://u:p@host.example:8443/simple/", "https://host.example:8443/simple/"),
+    ("https://token@host.example/simple/", "https://host.example/simple/"),
+    ("https://host.example/simple/", "https://host.example/simple/"),
+    ("https://u:p%40ss@host.example/a?b=c#d", "https://host.example/a?b=c#d"),
+])
+def test_without_credentials(url: str, clean: str) -> None:
+    assert lockfile.without_credentials(url) == clean
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: without_credentials rebuilds the netloc from .hostname, which drops "
+                                       "the brackets of an IPv6 literal (lockfile.py without_credentials)")
+def test_without_credentials_keeps_an_ipv6_host_valid() -> None:
+    assert lockfile.without_credentials("https://u:p@[fd00::1]:8443/simple/") == "https://[fd00::1]:8443/simple/"
+
+
+def test_a_wheel_without_url_has_no_wheels_key() -> None:
+    pip_made = Wheel("six", "1.17.0", "", "")
+
+    text = lockfile.render(TARGET, [pip_made], {}, "")
+    package = tomllib.loads(text)["packages"][0]
+
+    assert "wheels" not in package
+    assert (package["name"], package["version"]) == ("six", "1.17.0")
+    assert lockfile.read(text) == [lockfile.Locked("six", "1.17.0", "", "", "python")]
+
+
+def test_read_returns_what_was_rendered() -> None:
+    locked = lockfile.read(lockfile.render(TARGET, [SIX, NUMPY, ATTRS], FOLDERS, INDEX))
+
+    assert locked == [
+        lockfile.Locked("Attrs", "25.1.0", "attrs-25.1.0-py3-none-any.whl", ATTRS_SHA, "python"),
+        lockfile.Locked("numpy", "2.2.0", "numpy-2.2.0-cp312-cp312-manylinux_2_17_aarch64.whl", NUMPY_SHA,
+                        "python/lib/python3.12/site-packages"),
+        lockfile.Locked("six", "1.17.0", "six-1.17.0-py2.py3-none-any.whl", SIX_SHA, "python"),
+    ]
+
+
+def test_read_of_an_empty_lock_is_empty() -> None:
+    assert lockfile.read('lock-version = "1.0"\n') == []
+
+
+def test_path_has_no_dot_in_the_name_and_runtime_of_inverts_it() -> None:
+    key = "0123456789abcdef" + "f" * 48
+
+    for runtime in RUNTIMES:
+        name = lockfile.path(key, runtime)
+        folder, _, filename = name.rpartition("/")
+        assert folder == "pylayer/0123456789abcdef"
+        assert filename.startswith("pylock.") and filename.endswith(".toml")
+        assert "." not in filename.removeprefix("pylock.").removesuffix(".toml")
+        assert lockfile.runtime_of(name) == runtime
+    assert lockfile.path(key, "python3.12") == "pylayer/0123456789abcdef/pylock.python312.toml"
+    assert lockfile.path(key, "python3.9") == "pylayer/0123456789abcdef/pylock.python39.toml"
+
+
+@pytest.mark.parametrize("name", [
+    "pylock.python312.toml",
+    "python/pylayer/k/pylock.python312.toml",
+    "other/k/pylock.python312.toml",
+    "pylayer/k/pylock.toml",
+    "pylayer/k/pylock.python3.12.toml",
+    "pylayer/k/pylock.python27.toml",
+    "pylayer/k/pylock.python3.toml",
+    "pylayer/k/sub/pylock.python312.toml",
+])
+def test_runtime_of_refuses_anything_else(name: str) -> None:
+    assert lockfile.runtime_of(name) is None
+
+
+def test_environment_names_version_machine_and_linux() -> None:
+    environment = lockfile.environment(TARGET)
+
+    assert "'aarch64'" in environment
+    marker = Marker(environment)
+    assert marker.evaluate({"python_version": "3.12", "platform_machine": "aarch64", "sys_platform": "linux"})
+    assert not marker.evaluate({"python_version": "3.12", "platform_machine": "x86_64", "sys_platform": "linux"})
+    assert not marker.evaluate({"python_version": "3.11", "platform_machine": "aarch64", "sys_platform": "linux"})
+    assert "'x86_64'" in lockfile.environment(Target("python3.12", "x86_64"))
+
+
+# --------------------------------------------------------------------------- the pip path, end to end
+
+def fake_install(record_differs: set[str]) -> Callable[[Command, Target, float], str]:
+    """Writes what pip --target would: six the same everywhere, numpy with a RECORD of its own per runtime."""
+
+    def run(command: Command, target: Target, timeout: float) -> str:
+        dest = Path(command.argv[command.argv.index("--target") + 1])
+        files = {"six.py": b"# six\n", "six-1.17.0.dist-info/METADATA": b"Name: six\nVersion: 1.17.0\n",
+                 "numpy/__init__.py": b"# numpy\n", "numpy-2.2.0.dist-info/METADATA": b"Name: numpy\n"}
+        for name, data in files.items():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            (dest / name).write_bytes(data)
+        for dist, names in (("six-1.17.0", ["six.py"]), ("numpy-2.2.0", ["numpy/__init__.py"])):
+            extra = f"# {target.runtime}\n" if dist.split("-")[0] in record_differs else ""
+            lines = [*names, f"{dist}.dist-info/METADATA", f"{dist}.dist-info/RECORD"]
+            (dest / f"{dist}.dist-info" / "RECORD").write_text("".join(f"{n},,\n" for n in lines) + extra)
+        return ""
+
+    return run
+
+
+def pip_build(tmp_path: Path) -> builder.Built:
+    spec = LayerSpec("demo", ("numpy", "six"), "x86_64", ("python3.11", "python3.12"))
+    engine = builder.Engine(tmp_path / "cache", installer="pip")
+    return engine.build(spec, tmp_path / "work", Index(), lambda: 600.0, "0123456789abcdef" * 4)
+
+
+def lock_of(built: builder.Built, runtime: str) -> list[lockfile.Locked]:
+    name = lockfile.path("0123456789abcdef", runtime)
+    (lock,) = [e for e in built.entries if e.arcname == name]
+    return lockfile.read((lock.data or b"").decode())
+
+
+def test_the_pip_path_lock_lists_every_installed_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(install, "run", fake_install({"numpy"}))
+
+    built = pip_build(tmp_path)
+
+    for runtime in ("python3.11", "python3.12"):
+        assert [(p.name, p.version) for p in lock_of(built, runtime)] == [("numpy", "2.2.0"), ("six", "1.17.0")]
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: the pip path's locks say folder 'python' for every package, even one "
+                                       "placed in a runtime's site-packages (builder._installed passes no folders; "
+                                       "lockfile.render keys folders by sha256, empty for every pip package)")
+def test_the_pip_path_lock_names_the_folder_each_package_is_in(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(install, "run", fake_install({"numpy"}))
+
+    built = pip_build(tmp_path)
+
+    names = {e.arcname for e in built.entries}
+    assert "python/lib/python3.12/site-packages/numpy/__init__.py" in names  # numpy is per runtime ...
+    assert "python/six.py" in names
+    folders = {p.name: p.folder for p in lock_of(built, "python3.12")}
+    assert folders == {"numpy": "python/lib/python3.12/site-packages", "six": "python"}  # ... its lock says python
