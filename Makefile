@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat tests/requirements.txt layers/provider/r
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: venv demo test unit functional lint lint-schema build bench bench-zip clean
+.PHONY: venv demo test unit functional lint lint-schema template build bench bench-zip bench-import clean
 
 venv: $(STAMP)
 
@@ -43,12 +43,19 @@ lint-schema: $(STAMP)
 # Our provider against the naive pip-and-zip way (README.md, "Performance").
 # INDEX=public uses the public index instead of a local copy; RUNS=n runs per set.
 INDEX ?= local
-RUNS ?= 3
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench --index $(INDEX) --runs $(RUNS) $(ARGS)
+	$(BIN)/python -m tests.bench --index $(INDEX) --runs $(or $(RUNS),3) $(ARGS)
 
 bench-zip: $(STAMP)
 	$(BIN)/python -m tests.bench_zip
+
+# Import time of published layers on each runtime's own interpreter, against no bytecode and the floor.
+bench-import: $(STAMP)
+	$(BIN)/python -m tests.bench_import --runs $(or $(RUNS),5) $(ARGS)
+
+# After changing the supported runtimes (handler/pylayer/target.py): rewrite template.yaml's worker sections.
+template: $(STAMP)
+	PYTHONPATH=handler $(BIN)/python -m pylayer.devtools.workertemplate
 
 # `sam build` of the provider: the function and its dependency layer (no Docker needed).
 build: $(STAMP)

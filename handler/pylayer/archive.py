@@ -102,6 +102,8 @@ def package_sizes(entries: Iterable[Entry]) -> dict[str, int]:
     """Bytes per top-level name of the layer's folders (a dist-info counts for its project)."""
     sizes: dict[str, int] = defaultdict(int)
     for entry in entries:
+        if not entry.arcname.startswith("python/"):
+            continue  # the locks under pylayer/: not a package
         parts = in_folder(entry.arcname).split("/")
         top = parts[0]
         match = _DIST_INFO.match(top)
@@ -133,7 +135,12 @@ def folder_sizes(entries: Iterable[Entry]) -> dict[str, int]:
             sizes[entry.arcname.split("/")[2]] += entry.size
         elif entry.arcname.startswith("python/"):
             sizes["shared"] += entry.size
-    return dict(sorted(sizes.items(), key=lambda kv: (kv[0] != "shared", kv[0])))
+    return dict(sorted(sizes.items(), key=lambda kv: (kv[0] != "shared", _version(kv[0]))))
+
+
+def _version(runtime: str) -> tuple[int, ...]:
+    """'python3.10' -> (3, 10), so 3.9 sorts before 3.10."""
+    return tuple(int(p) for p in runtime.removeprefix("python").split(".") if p.isdigit())
 
 
 def in_folder(arcname: str) -> str:

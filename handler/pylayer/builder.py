@@ -183,22 +183,25 @@ class Engine:
             trees[target] = slim.select([e for e in found if e.arcname != ".lock"], spec.slim,
                                         spec.exclude_runtime_packages)
         entries = layout.place_trees(trees)
-        chosen = {t: _distributions(t, entries) for t in spec.targets}
-        return Built(entries, chosen)
+        held = {t: _distributions(t, entries) for t in spec.targets}
+        chosen = {t: [wheel for wheel, _ in pairs] for t, pairs in held.items()}
+        folders = {t: {wheel.name: folder for wheel, folder in pairs} for t, pairs in held.items()}
+        return Built(entries, chosen, folders=folders)
 
 
 _DIST_INFO = re.compile(r"^(?P<name>[^/-]+)-(?P<version>[^/-]+)\.dist-info$")
 
 
-def _distributions(target: Target, entries: Sequence[archive.Entry]) -> list[wheels.Wheel]:
-    """What an installed layer holds for one runtime, for its lock (no wheel file or hash is known there)."""
+def _distributions(target: Target, entries: Sequence[archive.Entry]) -> list[tuple[wheels.Wheel, str]]:
+    """What an installed layer holds for one runtime and where, for its lock (no wheel file or hash is known
+    there: the lock names the folder by the distribution's name)."""
     found = []
     for entry in entries:
         folder, _, rest = entry.arcname.rpartition("/")
         parent, _, dist_info = folder.rpartition("/")
         match = _DIST_INFO.match(dist_info)
         if match and rest == "METADATA" and parent in (layout.SHARED, target.site_packages):
-            found.append(wheels.Wheel(match["name"], match["version"], "", ""))
+            found.append((wheels.Wheel(match["name"], match["version"], "", ""), parent))
     return found
 
 

@@ -70,7 +70,7 @@ def fitting_files(files: Iterable[IndexFile], target: Target) -> dict[Version, l
 def same_release(files: Iterable[IndexFile], version: str, target: Target) -> IndexFile | None:
     """A wheel of this very release that fits, the most specific first (newest glibc the target has)."""
     candidates = fitting_files(files, target).get(Version(version), [])
-    ranked = sorted(candidates, key=lambda f: (_glibc_of(f.filename), f.filename), reverse=True)
+    ranked = sorted(candidates, key=lambda f: (_glibc_of(f.filename, target), f.filename), reverse=True)
     return ranked[0] if ranked else None
 
 
@@ -82,10 +82,10 @@ def newest_fitting(files: Iterable[IndexFile], target: Target, below: str) -> Ve
     return max(finals or releases, default=None)
 
 
-def _glibc_of(filename: str) -> tuple[int, int]:
-    """The newest manylinux glibc among a wheel's tags ((0, 0) for pure wheels)."""
+def _glibc_of(filename: str, target: Target) -> tuple[int, int]:
+    """The newest manylinux glibc among the wheel's tags the target loads ((0, 0) for pure wheels)."""
     newest = (0, 0)
-    for tag in parse_wheel_filename(filename)[3]:
+    for tag in parse_wheel_filename(filename)[3] & supported_tags(target):
         platform = tag.platform
         if platform.startswith("manylinux_"):
             parts = platform.split("_")

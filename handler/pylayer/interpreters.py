@@ -52,20 +52,20 @@ class Interpreters:
             wanted, _, arch = name.strip().partition("/")
             if path and wanted == version and arch in ("", machine):
                 yield (path.strip(),)
-        if machine == "aarch64":
-            yield (str(Path(self.environ.get("PYLAYER_ARM64_ROOT", ARM64_ROOT)) / "bin" / f"python{version}"),)
-            return
         if self.uv:
             found = _output([self.uv, "python", "find", "--system", "--no-config", version],
                             {**self.environ, "UV_PYTHON_DOWNLOADS": "never"})
             if found:
                 yield (found,)
-        on_path = shutil.which(f"python{version}", path=self.environ.get("PATH"))
+        on_path = shutil.which(f"python{version}", path=self.environ.get("PATH", ""))
         if on_path and "/shims/" not in on_path:  # a pyenv shim fails unless its version is active
             yield (on_path,)
         pyenv = Path(self.environ.get("PYENV_ROOT") or Path(self.environ.get("HOME", "~")).expanduser() / ".pyenv")
-        for found_path in sorted(pyenv.glob(f"versions/{version}.*/bin/python{version}"), reverse=True):
+        installed = pyenv.glob(f"versions/{version}.*/bin/python{version}")
+        for found_path in sorted(installed, key=lambda p: _release(p.parts[-3]), reverse=True):  # newest first
             yield (str(found_path),)
+        # An emulated aarch64 interpreter (.ci/setup-arm64-python): each candidate's probe says its machine.
+        yield (str(Path(self.environ.get("PYLAYER_ARM64_ROOT", ARM64_ROOT)) / "bin" / f"python{version}"),)
 
     def _probe(self, command: tuple[str, ...]) -> Interpreter | None:
         if command not in self._probed:
@@ -76,6 +76,11 @@ class Interpreters:
                     version, machine = out.split()
                     self._probed[command] = Interpreter(command, version, machine)
         return self._probed[command]
+
+
+def _release(name: str) -> tuple[int, ...]:
+    """'3.12.10' -> (3, 12, 10): numbers, so 3.12.10 is newer than 3.12.9."""
+    return tuple(int(p) if p.isdigit() else -1 for p in name.split("."))
 
 
 def _output(argv: list[str], env: Mapping[str, str]) -> str:

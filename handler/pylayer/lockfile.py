@@ -42,8 +42,7 @@ def without_credentials(url: str) -> str:
     parts = urlsplit(url)
     if not (parts.username or parts.password):
         return url
-    host = parts.hostname or ""
-    return urlunsplit(parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")))
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))  # keeps [ipv6]:port as written
 
 
 def _string(value: str) -> str:
@@ -74,7 +73,7 @@ def render(target: Target, wheels: Sequence[Wheel], folders: Mapping[str, str], 
         lines += [
             "",
             "[packages.tool.pylayer]",
-            f"folder = {_string(folders.get(wheel.sha256, 'python'))}",
+            f"folder = {_string(folders.get(wheel.sha256 or wheel.name, 'python'))}",
         ]
     return "\n".join(lines) + "\n"
 

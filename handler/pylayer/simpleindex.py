@@ -7,6 +7,7 @@ have a wheel a target can load (``fitting``).
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import re
 import urllib.request
@@ -43,16 +44,16 @@ def project_files(index: Index, name: str, timeout: float = 30.0,
     request = urllib.request.Request(page, headers={"Accept": ACCEPT})  # noqa: S310 - the index's own URL
     if index.username or index.password:
         token = base64.b64encode(f"{index.username}:{index.password}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
+        request.add_unredirected_header("Authorization", f"Basic {token}")  # never to where it redirects
     try:
         with opener(request, timeout=timeout) as response:  # type: ignore[attr-defined]
             content_type = response.headers.get("Content-Type", "")
             body = response.read(MAX_PAGE_BYTES)
             final = response.geturl()
-    except OSError as exc:
+        if "json" in content_type:
+            return _from_json(json.loads(body), final)
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         raise InstallFailed(f"Listing {name} on the package index failed: {exc}.", str(exc)) from None
-    if "json" in content_type:
-        return _from_json(json.loads(body), final)
     return _from_html(body.decode("utf-8", "replace"), final)
 
 

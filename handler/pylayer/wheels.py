@@ -77,7 +77,7 @@ def fetch(wheel: Wheel, cache: Path, index: Index, timeout: float,
     if index.url and (index.username or index.password) and \
             urlsplit(wheel.url).hostname == urlsplit(index.url).hostname:
         token = base64.b64encode(f"{index.username}:{index.password}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
+        request.add_unredirected_header("Authorization", f"Basic {token}")  # never to where it redirects
     partial = path.with_suffix(".part")
     digest = hashlib.sha256()
     try:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,18 +15,6 @@ from tests.support.cfn import Cloudformation
 SIX = {"LayerName": "six", "Requirements": ["six==1.16.0"], "Runtime": "python3.12",
        "Architecture": "x86_64"}
 ATTRIBUTES = {"LayerVersionArn", "LayerArn", "Version", "CodeSha256", "CodeSize", "UnzippedSize", "Bytecode"}
-
-
-def layer_zip(moto_endpoint: str, arn: str) -> tuple[bytes, Any]:
-    """The archive behind a published version, found through its content-addressed S3 key."""
-    lam = aws.client("lambda", moto_endpoint)
-    layer_arn, version = arn.rsplit(":", 1)
-    info = lam.get_layer_version(LayerName=layer_arn, VersionNumber=int(version))
-    sha_hex = base64.b64decode(info["Content"]["CodeSha256"]).hex()
-    body = aws.client("s3", moto_endpoint).get_object(
-        Bucket=aws.BUCKET, Key=f"layers/sha256/{sha_hex}.zip")["Body"].read()
-    assert hashlib.sha256(body).hexdigest() == sha_hex
-    return body, info
 
 
 def test_create_publishes_a_pure_python_layer(cfn: Cloudformation, moto_endpoint: str,
@@ -45,7 +30,7 @@ def test_create_publishes_a_pure_python_layer(cfn: Cloudformation, moto_endpoint
     assert all(isinstance(v, str) for v in data.values())
     assert aws.live_versions(moto_endpoint, "six") == {arn}
 
-    body, info = layer_zip(moto_endpoint, arn)
+    body, info = aws.layer_zip(moto_endpoint, arn)
     assert int(data["CodeSize"]) == len(body) == info["Content"]["CodeSize"]
     assert info["CompatibleRuntimes"] == ["python3.12"]
     assert info["CompatibleArchitectures"] == ["x86_64"]
@@ -76,7 +61,7 @@ def test_properties_arrive_as_strings(cfn: Cloudformation, moto_endpoint: str) -
 
     assert answer["Status"] == "SUCCESS", answer["Reason"]
     assert answer["Data"]["Version"] == "1"
-    _, info = layer_zip(moto_endpoint, answer["PhysicalResourceId"])
+    _, info = aws.layer_zip(moto_endpoint, answer["PhysicalResourceId"])
     assert info["CompatibleRuntimes"] == ["python3.11", "python3.12"]
     assert info["CompatibleArchitectures"] == ["arm64"]
     assert info["Description"].startswith("six, for tests [pylayer ")  # + the provider's marker
@@ -104,7 +89,7 @@ def test_arm64_build_from_this_machine_yields_aarch64_objects(
     answer = cfn.create(props).body
 
     assert answer["Status"] == "SUCCESS", answer["Reason"]
-    body, _ = layer_zip(moto_endpoint, answer["PhysicalResourceId"])
+    body, _ = aws.layer_zip(moto_endpoint, answer["PhysicalResourceId"])
     machines = elf_machines(body)
     assert machines, "a compiled package must bring shared objects"
     assert set(machines.values()) == {183}
@@ -123,7 +108,7 @@ def test_x86_64_build_yields_x86_64_objects(cfn: Cloudformation, moto_endpoint: 
     answer = cfn.create(props).body
 
     assert answer["Status"] == "SUCCESS", answer["Reason"]
-    machines = elf_machines(layer_zip(moto_endpoint, answer["PhysicalResourceId"])[0])
+    machines = elf_machines(aws.layer_zip(moto_endpoint, answer["PhysicalResourceId"])[0])
     assert machines and set(machines.values()) == {62}
     assert all("cpython-313-x86_64-linux-gnu" in name for name in machines)
 
@@ -136,8 +121,8 @@ def test_identical_specs_give_byte_identical_archives(cfn: Cloudformation, moto_
     assert first["Status"] == second["Status"] == "SUCCESS"
     assert first["PhysicalResourceId"] != second["PhysicalResourceId"]
     assert first["Data"]["CodeSha256"] == second["Data"]["CodeSha256"]
-    assert layer_zip(moto_endpoint, first["PhysicalResourceId"])[0] == \
-        layer_zip(moto_endpoint, second["PhysicalResourceId"])[0]
+    assert aws.layer_zip(moto_endpoint, first["PhysicalResourceId"])[0] == \
+        aws.layer_zip(moto_endpoint, second["PhysicalResourceId"])[0]
 
 
 def test_update_publishes_a_new_version_and_keeps_the_old_one(cfn: Cloudformation,
@@ -153,7 +138,7 @@ def test_update_publishes_a_new_version_and_keeps_the_old_one(cfn: Cloudformatio
     assert new_arn != old_arn and new_arn.endswith(":2")
     # The old version must survive the Update: rollback needs it.
     assert aws.live_versions(moto_endpoint, "six") == {old_arn, new_arn}
-    with zipfile.ZipFile(io.BytesIO(layer_zip(moto_endpoint, new_arn)[0])) as zf:
+    with zipfile.ZipFile(io.BytesIO(aws.layer_zip(moto_endpoint, new_arn)[0])) as zf:
         assert "python/six-1.17.0.dist-info/METADATA" in zf.namelist()
 
     # UPDATE_COMPLETE_CLEANUP_IN_PROGRESS: CloudFormation deletes the old id.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,6 +56,17 @@ def live_versions(endpoint: str, *layer_names: str) -> set[str]:
         for page in lam.get_paginator("list_layer_versions").paginate(LayerName=name):
             arns |= {v["LayerVersionArn"] for v in page["LayerVersions"]}
     return arns
+
+
+def layer_zip(endpoint: str, arn: str) -> tuple[bytes, Any]:
+    """The archive behind a published version, found through its content-addressed S3 key, and its details."""
+    lam = client("lambda", endpoint)
+    layer_arn, version = arn.rsplit(":", 1)
+    info = lam.get_layer_version(LayerName=layer_arn, VersionNumber=int(version))
+    sha_hex = base64.b64decode(info["Content"]["CodeSha256"]).hex()
+    body: bytes = client("s3", endpoint).get_object(Bucket=BUCKET, Key=f"layers/sha256/{sha_hex}.zip")["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == sha_hex
+    return body, info
 
 
 def reset(endpoint: str) -> None:

@@ -10,35 +10,19 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import io
 import re
 import threading
-import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.support import wheels
+
 
 def make_wheel(directory: Path, name: str, version: str, module_source: str) -> Path:
-    """A minimal, valid pure-Python wheel."""
-    module = name.replace("-", "_")
-    dist_info = f"{module}-{version}.dist-info"
-    files = {
-        f"{module}/__init__.py": module_source,
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = "".join(
-        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},"
-        f"{len(text.encode())}\n" for path, text in files.items())
-    files[f"{dist_info}/RECORD"] = record + f"{dist_info}/RECORD,,\n"
-    path = directory / f"{module}-{version}-py3-none-any.whl"
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for arcname, text in files.items():
-            zf.writestr(arcname, text)
-    path.write_bytes(buffer.getvalue())
-    return path
+    """A minimal, valid pure-Python wheel whose package's __init__ is module_source."""
+    return wheels.build(directory, name, version, files={f"{wheels.module_name(name)}/__init__.py":
+                                                        module_source.encode()})
 
 
 def _normalized(name: str) -> str:

@@ -153,9 +153,6 @@ def test_same_release_skips_a_yanked_file() -> None:
     assert chosen.filename == "pkg-1.0-cp311-cp311-manylinux2014_x86_64.whl"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: same_release ranks by the newest glibc among all of a wheel's tags "
-                                       "(fitting._glibc_of), not the newest the target loads: a manylinux_2_17"
-                                       ".manylinux_2_28 file beats a manylinux_2_24 one on glibc 2.26")
 def test_same_release_ranks_by_the_newest_tag_the_target_loads() -> None:
     files = [file("pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl"),
              file("pkg-1.0-cp311-cp311-manylinux_2_24_x86_64.whl")]

@@ -6,8 +6,6 @@ import platform
 import sys
 from pathlib import Path
 
-import pytest
-
 from pylayer.interpreters import Interpreter, Interpreters
 
 MACHINE = platform.machine()
@@ -165,9 +163,6 @@ def test_an_emulated_aarch64_root_is_found(tmp_path: Path) -> None:
     assert found == Interpreter((str(python),), "3.99", "aarch64")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: for aarch64, _candidates yields the emulated root and returns, so on an "
-                                       "aarch64 machine its native pythons (uv, PATH, pyenv) are never looked at "
-                                       "(interpreters.py _candidates, the 'return' after the ARM64 root)")
 def test_a_native_aarch64_python_on_path_is_found(tmp_path: Path) -> None:
     # As on an arm64 machine (a Graviton runner): python3.99 on PATH is an aarch64 interpreter.
     python = fake_python(tmp_path / "bin" / "python3.99", "3.99", machine="aarch64")

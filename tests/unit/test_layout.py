@@ -266,8 +266,6 @@ def test_folder_sizes_of_a_single_runtime_layer_is_only_shared() -> None:
         "shared": 3}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: folder_sizes sorts runtime folders as strings: python3.10 before "
-                                       "python3.9 (archive.py folder_sizes sort key)")
 def test_folder_sizes_orders_runtimes_oldest_first() -> None:
     sizes = archive.folder_sizes([sized("python/lib/python3.10/site-packages/a.py", 1),
                                   sized("python/lib/python3.9/site-packages/a.py", 1),
@@ -299,8 +297,6 @@ def test_check_size_under_the_limit_returns_the_total() -> None:
     assert archive.check_size(LAYER, limit=10_800_000) == 10_800_000
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: package_sizes counts the lock files under pylayer/<content key>/ as a "
-                                       "package named after the content key (archive.py package_sizes/in_folder)")
 def test_check_size_never_names_the_lock_folder_as_a_package() -> None:
     key = "0123456789abcdef"
     layer = [sized("python/numpy/core/_multiarray_umath.so", 2_000_000),

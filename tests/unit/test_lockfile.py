@@ -100,8 +100,6 @@ def test_without_credentials(url: str, clean: str) -> None:
     assert lockfile.without_credentials(url) == clean
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: without_credentials rebuilds the netloc from .hostname, which drops "
-                                       "the brackets of an IPv6 literal (lockfile.py without_credentials)")
 def test_without_credentials_keeps_an_ipv6_host_valid() -> None:
     assert lockfile.without_credentials("https://u:p@[fd00::1]:8443/simple/") == "https://[fd00::1]:8443/simple/"
 
@@ -213,9 +211,6 @@ def test_the_pip_path_lock_lists_every_installed_package(tmp_path: Path, monkeyp
         assert [(p.name, p.version) for p in lock_of(built, runtime)] == [("numpy", "2.2.0"), ("six", "1.17.0")]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the pip path's locks say folder 'python' for every package, even one "
-                                       "placed in a runtime's site-packages (builder._installed passes no folders; "
-                                       "lockfile.render keys folders by sha256, empty for every pip package)")
 def test_the_pip_path_lock_names_the_folder_each_package_is_in(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(install, "run", fake_install({"numpy"}))

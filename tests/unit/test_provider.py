@@ -331,9 +331,9 @@ def test_no_worker_means_no_bytecode_with_auto_and_a_refusal_with_true(store: Fa
     prov = provider(store, tmp_path, workers=workers)
 
     assert prov.create(request()).data["Bytecode"] == "omitted"
-    with pytest.raises(NotLoadable, match="Bytecode is true, but this provider has no python3.12 worker"):
+    with pytest.raises(NotLoadable, match=r"Bytecode is true, but this provider has no python3\.12 worker"):
         prov.create(request(Bytecode="true"))
-    with pytest.raises(NotLoadable, match="ImportCheck needs a python3.12 arm64 worker"):
+    with pytest.raises(NotLoadable, match=r"ImportCheck needs a python3\.12 arm64 worker"):
         prov.create(request(ImportCheck=["six"]))
 
 

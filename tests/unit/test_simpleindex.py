@@ -214,9 +214,6 @@ def test_an_http_error_becomes_install_failed() -> None:
         simpleindex.project_files(INDEX, "nope", opener=not_found)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a page that claims JSON but is not (an error page, a truncated body) "
-                                       "raises json.JSONDecodeError, not InstallFailed (simpleindex.project_files "
-                                       "parses outside its try)")
 def test_a_page_that_is_not_the_json_it_claims_becomes_install_failed() -> None:
     opener = FakeOpener(b"<html>Service Unavailable</html>", JSON_TYPE)
 

@@ -107,8 +107,8 @@ def invoke_resources() -> str:
 
 SECTIONS = {"worker conditions": conditions, "worker functions": resources,
             "worker functions variable": functions_variable, "worker invoke": invoke_resources}
-_SECTION = re.compile(r"(?P<head>^[ \t]*# BEGIN generated: (?P<name>[a-z ]+)\n)(?P<body>.*?)(?P<tail>^[ \t]*# END generated: (?P=name)$)",
-                      re.DOTALL | re.MULTILINE)
+_SECTION = re.compile(r"(?P<head>^[ \t]*# BEGIN generated: (?P<name>[a-z ]+)\n)(?P<body>.*?)"
+                      r"(?P<tail>^[ \t]*# END generated: (?P=name)$)", re.DOTALL | re.MULTILINE)
 
 
 def render(text: str) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 from . import PROTOCOL, job, libraries
 
 STAGING = "staging/"
-SCRATCH = "/tmp/pylayer-worker"
+SCRATCH = os.environ.get("PYLAYER_WORKER_SCRATCH", "/tmp/pylayer-worker")
 _FIELDS = ("runtime", "architecture", "compile", "skip_dirs", "imports", "paths")
 _clients: dict[str, Any] = {}
 
@@ -76,7 +76,13 @@ def describe() -> dict[str, Any]:
 
 
 def stop_strays() -> None:
-    """Kill what an import of an earlier job may have left running in this container (a package's daemon)."""
+    """Kill what an import of an earlier job may have left running in this container (a package's daemon).
+
+    Only inside Lambda's sandbox, where every other process is the runtime's or ours: anywhere else
+    (a test, a laptop) the machine's other processes are none of the worker's business.
+    """
+    if not (os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and os.environ.get("LAMBDA_TASK_ROOT")):
+        return
     keep = set()
     pid = os.getpid()
     while pid > 0 and pid not in keep:  # this process and its ancestors

@@ -1,0 +1,122 @@
+"""The Lambda transport of the runtime workers: the archive staged in S3 (moto), the worker's own Lambda
+handler run on the runtime's interpreter, its bytecode read back and checked, the staging prefix emptied.
+
+Only the Invoke itself is played here (moto cannot run a function without Docker): it starts the worker
+function's handler in a process of the target interpreter, with the runtime's boto3, pointed at moto.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pylayer import archive, builder, identity
+from pylayer.errors import WorkerFailed
+from pylayer.index import Index
+from pylayer.install import find_uv
+from pylayer.properties import Defaults, parse
+from pylayer.store import LayerStore
+from pylayer.target import Target
+from pylayer.verify import verify
+from pylayer.workers import LambdaWorkers, RuntimeSite
+from tests.support import aws, imports
+from tests.support.index import LocalIndex, make_wheel
+
+HANDLER = Path(__file__).resolve().parents[2] / "handler"
+FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:python-layer-provider-WorkerPython312X8664-abc"
+_RUN = ("import json, sys; from pylayer.worker.lambda_function import handler; "
+        "print(json.dumps(handler(json.load(sys.stdin), None)))")
+
+
+class PlayedLambda(LayerStore):
+    """LayerStore whose Invoke runs the worker function's handler locally (everything else is moto)."""
+
+    def __init__(self, endpoint: str, site: Path, scratch: Path, tamper: bool = False) -> None:
+        super().__init__(aws.BUCKET, aws.REGION)
+        self.endpoint, self.site, self.scratch, self.tamper = endpoint, site, scratch, tamper
+        self.invoked: list[str] = []
+
+    def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+        self.invoked.append(function)
+        python = imports.interpreter(str(payload["runtime"]))
+        assert python is not None
+        env = {**aws.aws_environment(self.endpoint), "PATH": os.environ["PATH"], "HOME": str(self.scratch),
+               "PYTHONPATH": f"{HANDLER}{os.pathsep}{self.site}", "PYLAYER_WORKER_SCRATCH": str(self.scratch)}
+        done = subprocess.run([*python.command, "-c", _RUN], input=json.dumps(payload), env=env,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+        assert done.returncode == 0, done.stderr
+        report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        if self.tamper and "bytecode" in report:  # someone else's bytes where the worker's should be
+            aws.client("s3", self.endpoint).put_object(Bucket=aws.BUCKET, Key=payload["output_key"], Body=b"PK")
+        return report
+
+
+@pytest.fixture
+def staged(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, installer_cache: Path
+           ) -> tuple[Path, list[archive.Entry], Any]:
+    if imports.interpreter("python3.12") is None:
+        pytest.skip("no local python3.12")
+    aws.reset(moto_endpoint)
+    for key, value in aws.aws_environment(moto_endpoint).items():
+        monkeypatch.setenv(key, value)
+    aws.client("s3", moto_endpoint).create_bucket(Bucket=aws.BUCKET)
+    wheel = make_wheel(tmp_path, "staged-demo", "1.0", "def kind(x):\n    return x in {'a', 'b', 'c'}\n")
+    spec = parse({"LayerName": "s", "Requirements": ["staged-demo==1.0"], "Runtime": "python3.12",
+                  "Architecture": "x86_64", "ImportCheck": ["staged_demo"]}, Defaults("python3.12", "x86_64"))
+    with LocalIndex([wheel]) as index:
+        workdir = tmp_path / "work"
+        workdir.mkdir()
+        built = builder.Engine(tmp_path / "cache").build(spec, workdir, Index(index.url), lambda: 900.0,
+                                                         identity.content_key(spec, identity.BuildOptions()))
+    site = RuntimeSite(installer_cache / "runtime", find_uv)(Target("python3.12", "x86_64"))
+    assert site is not None
+    return workdir, built.entries, (spec, site)
+
+
+def test_a_lambda_worker_reads_the_staged_archive_and_returns_checked_bytecode(
+        staged: tuple[Path, list[archive.Entry], Any], moto_endpoint: str, tmp_path: Path) -> None:
+    workdir, entries, (spec, site) = staged
+    store = PlayedLambda(moto_endpoint, site, tmp_path / "scratch")
+    workers = LambdaWorkers(store, {("python3.12", "x86_64"): FUNCTION})
+
+    verified = verify(spec, entries, {}, workers, workdir, lambda: 600.0)
+
+    assert store.invoked == [FUNCTION]
+    assert verified.bytecode == "included"
+    assert "python/staged_demo/__pycache__/__init__.cpython-312.pyc" in [e.arcname for e in verified.entries]
+    report = verified.reports[0].data
+    assert report["libraries"]["source"].startswith("scanned ")  # inside a worker: the machine's own list
+    assert report["imports"][0]["ok"] and report["imports"][0]["file"] == "python/staged_demo/__init__.py"
+    left = aws.client("s3", moto_endpoint).list_objects_v2(Bucket=aws.BUCKET, Prefix="staging/")
+    assert left.get("KeyCount", 0) == 0  # the staged archive and the bytecode are removed
+
+
+def test_bytecode_that_is_not_what_the_worker_made_is_refused(
+        staged: tuple[Path, list[archive.Entry], Any], moto_endpoint: str, tmp_path: Path) -> None:
+    workdir, entries, (spec, site) = staged
+    store = PlayedLambda(moto_endpoint, site, tmp_path / "scratch", tamper=True)
+    workers = LambdaWorkers(store, {("python3.12", "x86_64"): FUNCTION})
+
+    with pytest.raises(WorkerFailed, match="does not match the digest it reported"):
+        verify(spec, entries, {}, workers, workdir, lambda: 600.0)
+
+    left = aws.client("s3", moto_endpoint).list_objects_v2(Bucket=aws.BUCKET, Prefix="staging/")
+    assert left.get("KeyCount", 0) == 0
+
+
+def test_a_worker_refuses_keys_outside_the_staging_prefix(moto_endpoint: str, tmp_path: Path,
+                                                          installer_cache: Path) -> None:
+    if imports.interpreter("python3.12") is None:
+        pytest.skip("no local python3.12")
+    site = RuntimeSite(installer_cache / "runtime", find_uv)(Target("python3.12", "x86_64"))
+    assert site is not None
+    store = PlayedLambda(moto_endpoint, site, tmp_path / "scratch")
+    answer = store.invoke(FUNCTION, {"runtime": "python3.12", "bucket": aws.BUCKET, "source_key": "specs/x.json",
+                                     "output_key": "staging/x.zip"}, 60)
+    assert answer == {"error": "the request must name a bucket and two keys under staging/"}

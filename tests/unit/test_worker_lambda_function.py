@@ -1,0 +1,214 @@
+"""pylayer.worker.lambda_function without AWS: what it refuses, describe(), and one job through a stand-in S3."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pylayer.worker import PROTOCOL, job, lambda_function, libraries
+
+REFUSED = {"error": "the request must name a bucket and two keys under staging/"}
+ARCHITECTURE = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(
+    platform.machine().lower(), "")
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.stray_stops = 0
+
+
+class NoS3:
+    """Fails the test on any use."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"S3 was used: {name}")
+
+
+class LocalS3:
+    """download_file/upload_file against a folder, recording the order of calls."""
+
+    def __init__(self, folder: Path, events: list[str]) -> None:
+        self.folder = folder
+        self.events = events
+
+    def download_file(self, bucket: str, key: str, filename: str) -> None:
+        self.events.append(f"download {bucket}/{key}")
+        shutil.copyfile(self.folder / bucket / key, filename)
+
+    def upload_file(self, filename: str, bucket: str, key: str) -> None:
+        self.events.append(f"upload {bucket}/{key}")
+        target = self.folder / bucket / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(filename, target)
+
+
+@pytest.fixture(autouse=True)
+def no_side_effects(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Calls:
+    """Never kill processes, never reach S3, never use the real /tmp/pylayer-worker."""
+    calls = Calls()
+
+    def stop_strays() -> None:
+        calls.stray_stops += 1
+
+    monkeypatch.setattr(lambda_function, "stop_strays", stop_strays)
+    monkeypatch.setattr(lambda_function, "_s3", NoS3)
+    monkeypatch.setattr(lambda_function, "SCRATCH", str(tmp_path / "scratch"))
+    return calls
+
+
+@pytest.mark.parametrize("event", [
+    {},
+    {"source_key": "staging/in.zip", "output_key": "staging/out.zip"},
+    {"bucket": "", "source_key": "staging/in.zip", "output_key": "staging/out.zip"},
+    {"bucket": "b", "source_key": "layers/in.zip", "output_key": "staging/out.zip"},
+    {"bucket": "b", "source_key": "staging/in.zip", "output_key": "published/out.zip"},
+    {"bucket": "b", "source_key": "stagingX/in.zip", "output_key": "staging/out.zip"},
+    {"bucket": "b", "source_key": "/staging/in.zip", "output_key": "staging/out.zip"},
+    {"bucket": "b", "source_key": "Staging/in.zip", "output_key": "staging/out.zip"},
+    {"bucket": "b", "source_key": "staging/in.zip"},
+    {"bucket": "b", "source_key": "staging", "output_key": "staging/out.zip"},
+])
+def test_keys_outside_staging_are_refused_without_touching_anything(event: dict[str, Any], tmp_path: Path,
+                                                                    no_side_effects: Calls) -> None:
+    assert lambda_function.handler(event, None) == REFUSED
+    assert no_side_effects.stray_stops == 0
+    assert not (tmp_path / "scratch").exists()
+
+
+def test_describe_returns_what_this_machine_has() -> None:
+    described = lambda_function.describe()
+    runtime = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+
+    assert described["protocol"] == PROTOCOL
+    assert described["runtime"] == runtime
+    assert described["python"] == platform.python_version()
+    assert described["machine"] == platform.machine()
+    assert described["sys_path"] == sys.path
+    names = described["libraries"]
+    assert isinstance(names, list)
+    assert names
+    assert names == sorted(libraries.System.scanned(runtime).names)
+    glibc = libraries.System.scanned(runtime).glibc
+    assert described["glibc"] == f"{glibc[0]}.{glibc[1]}"
+    assert described["runtime_site"] == job.runtime_site()
+
+
+def test_the_describe_action_is_describe(no_side_effects: Calls) -> None:
+    described = lambda_function.handler({"action": "describe", "bucket": "b"}, None)
+    assert described["runtime"] == job.version_tag()
+    assert described["libraries"] == lambda_function.describe()["libraries"]
+    assert no_side_effects.stray_stops == 0
+
+
+@pytest.mark.skipif(ARCHITECTURE == "", reason=f"no Lambda architecture for {platform.machine()}")
+def test_one_job_through_a_stand_in_s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       no_side_effects: Calls) -> None:
+    marker = tmp_path / "imported"
+    bucket = tmp_path / "s3"
+    (bucket / "b" / "staging").mkdir(parents=True)
+    with zipfile.ZipFile(bucket / "b" / "staging" / "in.zip", "w") as layer:
+        layer.writestr("python/pkg/__init__.py", f"open({str(marker)!r}, 'w').close()\nVALUE = 1\n")
+    events: list[str] = []
+    monkeypatch.setattr(lambda_function, "_s3", lambda: LocalS3(bucket, events))
+
+    result = lambda_function.handler({
+        "bucket": "b", "source_key": "staging/in.zip", "output_key": "staging/out.zip",
+        "runtime": job.version_tag(), "architecture": ARCHITECTURE, "compile": True, "skip_dirs": ["tests"],
+        "imports": ["pkg"], "paths": ["python"],
+        # Not request fields of the event: the function sets these itself.
+        "python": ["/bin/false"], "archive": "/etc/passwd", "output": str(tmp_path / "elsewhere.zip"),
+    }, None)
+
+    assert "error" not in result, result
+    assert events == ["download b/staging/in.zip", "upload b/staging/out.zip"]
+    uploaded = (bucket / "b" / "staging" / "out.zip").read_bytes()
+    assert result["bytecode"]["key"] == "staging/out.zip"
+    assert result["bytecode"]["sha256"] == hashlib.sha256(uploaded).hexdigest()
+    with zipfile.ZipFile(bucket / "b" / "staging" / "out.zip") as out:
+        assert out.namelist() == [f"python/pkg/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"]
+    assert [(i["module"], i["ok"]) for i in result["imports"]] == [("pkg", True)]
+    assert marker.exists()
+    assert result["libraries"]["source"].startswith("scanned ")  # inside Lambda: the real directories
+    assert not (tmp_path / "elsewhere.zip").exists()
+    assert no_side_effects.stray_stops == 2  # before the job and after it
+    assert not (tmp_path / "scratch").exists()
+
+
+def test_a_failed_job_is_an_error_not_an_exception(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   no_side_effects: Calls) -> None:
+    bucket = tmp_path / "s3"
+    (bucket / "b" / "staging").mkdir(parents=True)
+    with zipfile.ZipFile(bucket / "b" / "staging" / "in.zip", "w") as layer:
+        layer.writestr("python/m.py", "M = 1\n")
+    events: list[str] = []
+    monkeypatch.setattr(lambda_function, "_s3", lambda: LocalS3(bucket, events))
+    other = "python3.12" if job.version_tag() != "python3.12" else "python3.11"
+
+    result = lambda_function.handler({"bucket": "b", "source_key": "staging/in.zip", "output_key": "staging/o.zip",
+                                      "runtime": other, "architecture": ARCHITECTURE or "x86_64", "compile": True},
+                                     None)
+
+    assert result == {"error": f"ValueError: this worker runs {job.version_tag()}, not {other}"}
+    assert events == ["download b/staging/in.zip"]
+    assert no_side_effects.stray_stops == 2
+    assert not (tmp_path / "scratch").exists()
+
+
+def test_parent_reads_proc() -> None:
+    assert lambda_function._parent(os.getpid()) == os.getppid()
+    assert lambda_function._parent(2**22 + 12345) == 0  # above any pid_max: no such process
+
+
+def _recorded_kills(monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[int, int]], Any]:
+    """The real stop_strays back, with os.kill replaced by a recorder: nothing is signalled."""
+    monkeypatch.undo()  # the autouse stand-in off again
+    killed: list[tuple[int, int]] = []
+
+    def record(pid: int, sig: int) -> None:
+        killed.append((pid, sig))
+
+    real_kill = os.kill
+    monkeypatch.setattr(os, "kill", record)
+    assert vars(lambda_function)["os"] is os
+    assert os.kill is record
+    assert lambda_function.stop_strays.__module__ == lambda_function.__name__
+    return killed, real_kill
+
+
+def test_stop_strays_outside_lambda_signals_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    killed, _ = _recorded_kills(monkeypatch)
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")  # one of the two is not enough
+
+    lambda_function.stop_strays()
+
+    assert killed == []
+
+
+def test_stop_strays_in_lambda_spares_this_process_its_ancestors_and_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    killed, real_kill = _recorded_kills(monkeypatch)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "worker")
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # a stray of our own
+    try:
+        lambda_function.stop_strays()
+    finally:
+        real_kill(sleeper.pid, signal.SIGKILL)  # only the process this test started
+        sleeper.wait()
+
+    pids = {pid for pid, _ in killed}
+    assert {sig for _, sig in killed} == {signal.SIGKILL}
+    assert sleeper.pid in pids
+    assert os.getpid() not in pids
+    assert os.getppid() not in pids
+    assert 1 not in pids
