@@ -416,7 +416,6 @@ exec(compile(code, "<compile child>", "exec"), {{"__name__": "__main__"}})
 
 
 @needs_lambda_machine
-@pytest.mark.xfail(strict=True, reason=SERIAL_BUG)
 def test_compile_children_all_have_their_work_at_once(tmp_path: Path) -> None:
     """Each child, once it has its work, waits (up to a bound) until every child has its own.
 
@@ -437,7 +436,6 @@ def test_compile_children_all_have_their_work_at_once(tmp_path: Path) -> None:
 
 
 @needs_lambda_machine
-@pytest.mark.xfail(strict=True, reason=STDOUT_BUG)
 @pytest.mark.parametrize("printed", ["{not json", '{"level": "info", "message": "flushed at exit"}'])
 def test_what_a_module_prints_at_exit_does_not_replace_the_result(tmp_path: Path, printed: str) -> None:
     chatty = f"import atexit\natexit.register(print, {printed!r})\n"

@@ -118,15 +118,19 @@ def test_one_job_through_a_stand_in_s3(tmp_path: Path, monkeypatch: pytest.Monke
     (bucket / "b" / "staging").mkdir(parents=True)
     with zipfile.ZipFile(bucket / "b" / "staging" / "in.zip", "w") as layer:
         layer.writestr("python/pkg/__init__.py", f"open({str(marker)!r}, 'w').close()\nVALUE = 1\n")
+    # A module only a planted runtime_site would let the import find.
+    (tmp_path / "planted").mkdir()
+    (tmp_path / "planted" / "planted.py").write_text(f"open({str(tmp_path / 'planted-imported')!r}, 'w').close()\n")
     events: list[str] = []
     monkeypatch.setattr(lambda_function, "_s3", lambda: LocalS3(bucket, events))
 
     result = lambda_function.handler({
         "bucket": "b", "source_key": "staging/in.zip", "output_key": "staging/out.zip",
         "runtime": job.version_tag(), "architecture": ARCHITECTURE, "compile": True, "skip_dirs": ["tests"],
-        "imports": ["pkg"], "paths": ["python"],
-        # Not request fields of the event: the function sets these itself.
+        "imports": ["pkg", "planted"], "paths": ["python"],
+        # Not request fields of the event: the function sets these itself, or they are not the event's to set.
         "python": ["/bin/false"], "archive": "/etc/passwd", "output": str(tmp_path / "elsewhere.zip"),
+        "libraries_off": True, "runtime_site": str(tmp_path / "planted"), "libraries": "recorded",
     }, None)
 
     assert "error" not in result, result
@@ -136,9 +140,10 @@ def test_one_job_through_a_stand_in_s3(tmp_path: Path, monkeypatch: pytest.Monke
     assert result["bytecode"]["sha256"] == hashlib.sha256(uploaded).hexdigest()
     with zipfile.ZipFile(bucket / "b" / "staging" / "out.zip") as out:
         assert out.namelist() == [f"python/pkg/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"]
-    assert [(i["module"], i["ok"]) for i in result["imports"]] == [("pkg", True)]
+    assert [(i["module"], i["ok"]) for i in result["imports"]] == [("pkg", True), ("planted", False)]
     assert marker.exists()
     assert result["libraries"]["source"].startswith("scanned ")  # inside Lambda: the real directories
+    assert not (tmp_path / "planted-imported").exists()
     assert not (tmp_path / "elsewhere.zip").exists()
     assert no_side_effects.stray_stops == 2  # before the job and after it
     assert not (tmp_path / "scratch").exists()

@@ -293,7 +293,6 @@ def test_non_elf_files_are_not_objects(tmp_path: Path, system: libraries.System)
 
 
 @needs_gcc
-@pytest.mark.xfail(strict=True, reason=TRUNCATED_BUG)
 def test_a_truncated_object_is_reported_not_raised(tmp_path: Path, system: libraries.System) -> None:
     real = build_shared(tmp_path / "built" / "libreal.so", PLAIN_SOURCE.format(name="real"))
     root = tmp_path / "layer"

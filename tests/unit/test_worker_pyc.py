@@ -23,9 +23,6 @@ HANDLER = str(Path(pylayer.worker.__file__).resolve().parents[2])
 PYC_SCRIPT = str(Path(pyc.__file__).resolve())
 CHILD_MAIN = f"import sys; sys.path.insert(0, {HANDLER!r}); from pylayer.worker.pyc import main; main()"
 VERSIONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
-SEED_BUG = ("BUG: pyc.normalize only renumbers FLAG_REF; on Python < 3.11 marshal writes a frozenset constant in "
-            "hash order, which depends on PYTHONHASHSEED, so the bytes depend on the process's hash seed")
-
 # Many kinds of marshalled objects: big and negative ints, floats, complex, bytes, non-ASCII and long
 # ASCII text, tuples over 255 items, a frozenset, singletons, nested code with closures, exception
 # tables, comprehensions, async code.
@@ -121,10 +118,9 @@ def interpreter(version: str) -> list[str]:
     return list(found.command)
 
 
-def by_version(xfail_before_311: str = "") -> list[object]:
-    """The versions to parametrize over; 3.9 and 3.10 marked xfail with that reason, if given."""
-    marks = [pytest.mark.xfail(strict=True, reason=xfail_before_311)] if xfail_before_311 else []
-    return [pytest.param(v, marks=marks if v in ("3.9", "3.10") else [], id=f"python{v}") for v in VERSIONS]
+def by_version() -> list[object]:
+    """The versions to parametrize over."""
+    return [pytest.param(v, id=f"python{v}") for v in VERSIONS]
 
 
 def header_fields(data: bytes) -> tuple[bytes, int, bytes]:
@@ -332,10 +328,17 @@ def test_bytes_do_not_depend_on_what_the_child_compiled_before(tmp_path: Path, v
     assert first == second
 
 
-@pytest.mark.parametrize("version", by_version(xfail_before_311=SEED_BUG))
+@pytest.mark.parametrize("version", [v for v in VERSIONS if v not in ("3.9", "3.10")])
 def test_bytes_do_not_depend_on_the_hash_seed(tmp_path: Path, version: str) -> None:
     first, second = _determinism(tmp_path, version, ("1", "2"))
     assert first == second
+
+
+@pytest.mark.parametrize("version", [v for v in VERSIONS if v in ("3.9", "3.10")])
+def test_before_311_a_compile_without_the_fixed_seed_is_refused(tmp_path: Path, version: str) -> None:
+    # marshal writes a frozenset constant in hash order before 3.11: only PYTHONHASHSEED=0 makes it reproducible.
+    with pytest.raises(AssertionError, match="needs PYTHONHASHSEED=0"):
+        _determinism(tmp_path, version, ("1", "1"))
 
 
 @pytest.mark.parametrize("version", by_version())

@@ -18,6 +18,7 @@ PT_LOAD, PT_DYNAMIC = 1, 2
 DT_NULL, DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_SONAME, DT_RPATH, DT_RUNPATH = 0, 1, 5, 10, 14, 15, 29
 DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
 MAX_DYNAMIC = 4096  # entries; a real object has a few dozen
+SHT_DYNSYM, STB_GLOBAL, STB_WEAK = 11, 1, 2
 
 
 class NotElf(ValueError):
@@ -45,7 +46,10 @@ def is_elf(path: str) -> bool:
 
 def read(path: str) -> ElfObject:
     with open(path, "rb") as handle:
-        return _read(handle)
+        try:
+            return _read(handle)
+        except struct.error as exc:  # a short read: a truncated or damaged file
+            raise NotElf(f"truncated ({exc})") from None
 
 
 def _read(handle: BinaryIO) -> ElfObject:
@@ -88,9 +92,39 @@ def _read(handle: BinaryIO) -> ElfObject:
         soname=next((name(v) for tag, v in entries if tag == DT_SONAME), ""),
         search_path=tuple(search),
         glibc=_newest_glibc(handle, segments, entries, name),
-        extension=b"\0PyInit_" in strings,
+        extension=_exports_pyinit(handle, ident, strings),
         segments=tuple(segments),
     )
+
+
+def _exports_pyinit(handle: BinaryIO, ident: bytes, dynstr: bytes) -> bool:
+    """Defines a global PyInit_* (an extension module), read from the dynamic symbol table's section.
+
+    Without section headers, whether the name is among the dynamic strings at all (a name it only
+    calls would also count there; no real layer object lacks the headers).
+    """
+    shoff = struct.unpack_from("<Q", ident, 40)[0]
+    shentsize, shnum = struct.unpack_from("<HH", ident, 58)
+    if not shoff or not shnum:
+        return b"\0PyInit_" in dynstr
+    handle.seek(shoff)
+    table = handle.read(shentsize * shnum)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", table, i * shentsize) for i in range(shnum)]
+    for _, kind, _, _, offset, size, link, _, _, entsize in sections:
+        if kind != SHT_DYNSYM or not entsize or link >= len(sections):
+            continue
+        names_offset, names_size = sections[link][4], sections[link][5]
+        handle.seek(names_offset)
+        names = handle.read(names_size)
+        handle.seek(offset)
+        symbols = handle.read(size)
+        for start in range(0, len(symbols) - entsize + 1, entsize):
+            st_name, st_info, _, st_shndx = struct.unpack_from("<IBBH", symbols, start)
+            if st_shndx == 0 or (st_info >> 4) not in (STB_GLOBAL, STB_WEAK):
+                continue  # undefined (it only calls it), or local
+            if names.startswith(b"PyInit_", st_name):
+                return True
+    return False
 
 
 def _dynamic_entries(handle: BinaryIO, offset: int, size: int) -> list[tuple[int, int]]:

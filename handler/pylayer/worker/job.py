@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from typing import Any, Callable
+from typing import IO, Any, Callable, cast
 
 from . import PROTOCOL, libraries, pyc
 
@@ -36,7 +36,9 @@ MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
 # What an import child may see of the environment: never credentials.
 _PASS_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH", "HOME", "TMPDIR")
 _IMPORT = """
-import importlib, json, sys, time, traceback
+import importlib, json, os, sys, time, traceback
+result = os.fdopen(os.dup(1), "w")  # what the module prints goes to stderr, never into the result
+os.dup2(2, 1)
 spec = json.loads(sys.argv[1])
 sys.path[:] = spec["path"] + [p for p in sys.path if p] + spec["append"]
 started = time.perf_counter()
@@ -44,10 +46,11 @@ try:
     module = importlib.import_module(spec["module"])
 except BaseException as exc:
     line = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    print(json.dumps({"ok": False, "error": line[:500]}))
+    result.write(json.dumps({"ok": False, "error": line[:500]}) + "\\n")
 else:
-    print(json.dumps({"ok": True, "seconds": time.perf_counter() - started,
-                      "file": getattr(module, "__file__", None) or ""}))
+    result.write(json.dumps({"ok": True, "seconds": time.perf_counter() - started,
+                             "file": getattr(module, "__file__", None) or ""}) + "\\n")
+result.flush()
 """
 
 
@@ -142,12 +145,18 @@ def _compile_in_children(items: list[list[str]], request: dict[str, Any]) -> dic
     command = [*python_command(request), "-S", "-c",
                f"import sys; sys.path.insert(0, {PACKAGE_ROOT!r}); from pylayer.worker.pyc import main; main()"]
     env = {**_child_env(), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
-    children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)  # noqa: S603
-                for chunk in chunks if chunk]
+    children = []
+    for chunk in (c for c in chunks if c):
+        child: subprocess.Popen[bytes] = subprocess.Popen(  # noqa: S603
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        # Every child gets all its work before any is waited for: they compile at the same time.
+        cast(IO[bytes], child.stdin).write(json.dumps(chunk).encode())
+        cast(IO[bytes], child.stdin).close()
+        children.append(child)
     failed: list[list[str]] = []
-    for child, chunk in zip(children, [c for c in chunks if c]):
-        out, _ = child.communicate(json.dumps(chunk).encode())
-        if child.returncode != 0:
+    for child in children:
+        out = cast(IO[bytes], child.stdout).read()
+        if child.wait() != 0:
             raise RuntimeError(f"a compile child exited with {child.returncode}")
         failed += json.loads(out)["failed"]
     return {"failed": sorted(failed)}

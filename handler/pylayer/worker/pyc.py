@@ -151,6 +151,9 @@ def cache_path(source_path: str) -> str:
 
 def compile_files(items: list[list[str]]) -> dict[str, Any]:
     """Compile [source path, co_filename, .pyc path] triples; the count and the files that did not compile."""
+    if sys.version_info < (3, 11) and os.environ.get("PYTHONHASHSEED") != "0":
+        # Before 3.11 marshal writes a frozenset constant in hash order: the seed would be in the bytes.
+        raise RuntimeError("reproducible bytecode for Python < 3.11 needs PYTHONHASHSEED=0")
     compiled = 0
     failed: list[list[str]] = []
     for source_path, dfile, target in items:
