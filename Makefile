@@ -3,18 +3,20 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat tests/requirements.txt layers/provider/requirements.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat tests/requirements.txt layers/provider/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: venv demo test unit functional lint lint-schema template build bench bench-zip bench-import clean
+.PHONY: venv demo test unit functional lint template build bench bench-zip bench-import clean
 
 venv: $(STAMP)
 
-$(STAMP): tests/requirements.txt layers/provider/requirements.txt
+$(STAMP): tests/requirements.txt layers/provider/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$$(cat layers/provider/uv-version.txt)"
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r tests/requirements.txt
+	@# This checkout as the installed `pylayer` command and cfn-lint rules (pylayer.lint), editable.
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -31,14 +33,10 @@ functional: $(STAMP)
 	$(BIN)/python -m pytest tests/functional $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check handler tests cfn-lint-rules
+	$(BIN)/ruff check handler tests layers
 	$(BIN)/mypy
-	$(BIN)/cfn-lint --append-rules cfn-lint-rules -- template.yaml examples/*.yaml
+	$(BIN)/cfn-lint --append-rules pylayer.lint -- template.yaml examples/*.yaml
 	AWS_DEFAULT_REGION=us-east-1 PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam validate --lint
-
-# After changing handler/pylayer/properties.py or target.py (the unit tests fail until it is run).
-lint-schema: $(STAMP)
-	PYTHONPATH=handler $(BIN)/python -m pylayer.lintschema > cfn-lint-rules/python_layer_schema.json
 
 # Our provider against the naive pip-and-zip way (README.md, "Performance").
 # INDEX=public uses the public index instead of a local copy; RUNS=n runs per set.

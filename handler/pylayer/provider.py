@@ -280,7 +280,7 @@ def workers_for(settings: Settings, store: Store, engine: Engine) -> Workers:
         return StaticCheck()
     from .install import find_uv
 
-    return LocalWorkers(Interpreters(uv=_optional(find_uv)), RuntimeSite(engine.cache("runtime"), find_uv))
+    return LocalWorkers(Interpreters(uv=_optional(find_uv)), RuntimeSite(engine.cache_root / "runtime", find_uv))
 
 
 def _optional(find: Callable[[], str]) -> str | None:

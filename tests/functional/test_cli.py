@@ -1,4 +1,4 @@
-"""`python -m handler build|lock|diff`, run as a developer runs them: real uv resolution and
+"""The `pylayer` command (build, lock, diff, lint), run as a reviewer runs it: real uv resolution and
 real downloads from PyPI (small packages only), one wheel cache for the module."""
 
 from __future__ import annotations
@@ -14,8 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from pylayer import archive, builder
+from pylayer import archive, builder, identity
+from pylayer.index import Index
+from pylayer.install import find_uv
+from pylayer.interpreters import Interpreters
 from pylayer.properties import Defaults, parse
+from pylayer.verify import verify
+from pylayer.workers import LocalWorkers, RuntimeSite
 
 ROOT = Path(__file__).resolve().parents[2]
 # This interpreter's own target, so a built layer can be imported here.
@@ -27,10 +32,13 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cli-cache")
 
 
+pytestmark = pytest.mark.network
+
+
 def handler(*args: str | Path, cache: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # for runs outside the repository (cwd)
-    return subprocess.run([sys.executable, "-m", "handler", *map(str, args), "--cache", str(cache)], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    """The installed command (`make venv` installs this checkout), from any folder."""
+    return subprocess.run([sys.executable, "-m", "pylayer", *map(str, args), "--cache", str(cache)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
 def columns(text: str) -> list[str]:
@@ -75,7 +83,11 @@ def test_build_zips_the_directory_and_the_requirements_reproducibly(tmp_path: Pa
     assert {"python/layer_helpers.py", "python/pkg/__init__.py", "python/six.py"} <= set(names)
     assert "python/requirements.txt" not in names
     assert any(n.startswith("python/markupsafe/_speedups.") and n.endswith(".so") for n in names)
-    assert not [n for n in names if "/." in n or "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if "/." in n]
+    # The stale .pyc of the directory is gone; the bytecode is this runtime's, made by the build.
+    assert "python/pkg/__pycache__/__init__.cpython-311.pyc" not in names or \
+        zipfile.ZipFile(first).read("python/pkg/__pycache__/__init__.cpython-311.pyc") != b"stale"
+    assert any(line.startswith("bytecode included") for line in lines)
 
     site = tmp_path / "extracted" / "python"
     script = ("import layer_helpers, markupsafe, pkg; print(layer_helpers.shout('<a>'), pkg.VALUE, "
@@ -97,9 +109,13 @@ def test_a_requirements_only_build_is_the_zip_the_provider_builds(tmp_path: Path
     # What the provider's build does with the same Requirements, Runtime and Architecture.
     spec = parse({"LayerName": "reqs", "Requirements": ["six==1.17.0"], "Runtime": "python3.12"},
                  Defaults("python3.13", "arm64"))
-    (tmp_path / "work").mkdir()
-    entries = builder.Engine(cache).entries(spec, tmp_path / "work")
-    provider = archive.write_zip(entries, tmp_path / "provider.zip")
+    work = tmp_path / "work"
+    work.mkdir()
+    engine = builder.Engine(cache)
+    built = engine.build(spec, work, Index(), lambda: 900.0, identity.content_key(spec, identity.BuildOptions()))
+    workers = LocalWorkers(Interpreters(), RuntimeSite(cache / "runtime", find_uv))
+    verified = verify(spec, built.entries, built.owners, workers, work, lambda: 900.0)
+    provider = archive.write_zip(verified.entries, tmp_path / "provider.zip")
     assert out.read_bytes() == provider.path.read_bytes()
     assert f"CodeSha256 {provider.code_sha256}" in columns(done.stdout)
 
@@ -253,3 +269,28 @@ def test_diff_against_a_git_revision(tmp_path: Path, cache: Path) -> None:
     missing = handler("diff", "HEAD:nope.yaml", "template.yaml", cache=cache, cwd=repo)
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: HEAD:nope.yaml: path 'nope.yaml' does not exist in 'HEAD'")
+
+
+def test_diff_against_what_is_deployed_reads_the_published_archive(tmp_path: Path, cache: Path) -> None:
+    """OLD is the published zip (its locks), not what the old template would resolve today."""
+    layer = tmp_path / "deps"
+    layer.mkdir()
+    (layer / "requirements.txt").write_text("six==1.16.0\nidna==3.10\n")
+    deployed = tmp_path / "deployed.zip"
+    built = handler("build", layer, "--runtime", "python3.12", "--architecture", "x86_64", "--out", deployed,
+                    cache=cache)
+    assert built.returncode == 0, built.stderr
+    template = tmp_path / "template.yaml"
+    template.write_text(NEW_TEMPLATE)
+
+    done = handler("diff", deployed, template, "--layer", "Deps", cache=cache)
+
+    assert done.returncode == 0, done.stderr
+    lines = columns(done.stdout)
+    assert f"OLD: the published {deployed} (python3.12)" in lines
+    assert [line.split()[:4] for line in lines if line.split()[:1] in (["upgraded"], ["downgraded"])] == [
+        ["upgraded", "six", "1.16.0", "1.17.0"], ["downgraded", "idna", "3.10", "3.7"]]
+    assert any(line.startswith("added attrs 24.2.0") for line in lines)
+    ambiguous = handler("diff", deployed, template, cache=cache)
+    assert ambiguous.returncode == 2
+    assert "name the layer to compare with --layer (its layers: Deps, Fresh, Same)" in ambiguous.stderr

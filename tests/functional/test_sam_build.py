@@ -52,7 +52,7 @@ def test_sam_build_packages_the_function_and_its_dependency_layer(built: Path) -
         assert (function / "pylayer" / "__pycache__" / "provider.cpython-313.pyc") in pycs
         assert list((layer / "python" / "crhelper").rglob("*.cpython-313.pyc"))
     assert not (function / "pylayer" / "devtools").exists()  # developer tools stay out of the function
-    assert not (function / "pylayer" / "lintschema.py").exists()
+    assert not (function / "pylayer" / "lint").exists()  # the cfn-lint rules neither
     assert not (function / "__main__.py").exists()
     for package in ("crhelper", "aws_lambda_powertools", "packaging"):
         assert (layer / "python" / package).is_dir(), package

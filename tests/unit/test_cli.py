@@ -13,6 +13,7 @@ from pylayer import archive
 from pylayer.devtools import cli, layerdiff, layerdir, report, templates
 from pylayer.errors import InstallFailed, InvalidProperties
 from pylayer.properties import Defaults, LayerSpec, parse
+from pylayer.target import Target
 from pylayer.wheels import Wheel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,8 +89,8 @@ def test_intrinsics_that_only_label_the_version_do_not_stop_resolution() -> None
     plain = layers_of(TEMPLATE)["Plain"]
     assert plain.spec is not None
     assert plain.spec.requirements == ("idna==3.10", "six==1.17.0")
-    assert plain.spec.target.describe() == "python3.12 arm64"  # Architecture defaulted
-    assert plain.spec.compatible_runtimes == ("python3.12",)
+    assert plain.spec.describe() == "python3.12 arm64"  # Architecture defaulted
+    assert plain.spec.runtimes == ("python3.12",)
     assert plain.name == "!Sub ${AWS::StackName}-plain"
     assert plain.label() == "Plain (!Sub ${AWS::StackName}-plain, python3.12 arm64)"
     assert "ServiceToken" not in plain.properties and "ServiceTimeout" not in plain.properties
@@ -122,7 +123,7 @@ def test_the_default_target_is_the_one_given() -> None:
     assert chosen.target == "python3.11 !Ref Architecture"
     spec = layers_of("Resources:\n  L:\n    Type: Custom::PythonLayer\n    Properties: {LayerName: l, "
                      "Requirements: six}\n", Defaults("python3.11", "x86_64"))["L"].spec
-    assert spec is not None and spec.target.describe() == "python3.11 x86_64"
+    assert spec is not None and spec.describe() == "python3.11 x86_64"
 
 
 def test_json_templates_are_read_too() -> None:
@@ -231,7 +232,7 @@ class FakeMeasure:
         self.calls.append(layer_spec.requirements)
         failing = set(layer_spec.requirements) & self.fail
         if failing:
-            raise InstallFailed(f"Install failed for {layer_spec.target.describe()}: {sorted(failing)[0]}")
+            raise InstallFailed(f"Install failed for {layer_spec.describe()}: {sorted(failing)[0]}")
         packages = dict(r.split("==") for r in layer_spec.requirements)
         return layerdiff.Content(packages, dict.fromkeys(packages, 1_000), 1_000 * len(packages), 400 * len(packages))
 
@@ -273,8 +274,7 @@ def test_target_changes_are_reported_as_property_changes() -> None:
     new = layer(properties={"LayerName": "deps", "Requirements": ["six==1.17.0"], "Architecture": "x86_64"})
     diff = layerdiff.compare("Deps", old, new, FakeMeasure())
     assert [(p.name, p.old, p.new) for p in diff.properties] == [
-        ("Runtime", "python3.12", "python3.13"), ("Architecture", "arm64", "x86_64"),
-        ("CompatibleRuntimes", "python3.12", "python3.13")]
+        ("CompatibleRuntimes", "python3.12", "python3.13"), ("Architecture", "arm64", "x86_64")]
     assert diff.packages == ()  # same versions; the sizes are measured for each target
 
 
@@ -473,7 +473,7 @@ def test_the_text_diff_reads_as_a_report() -> None:
                                      "1 changed, 1 removed, 1 unchanged", ""]
     assert "~ Deps (deps, python3.12 arm64): changed, deploying publishes a new layer version" in text
     lines = [" ".join(line.split()) for line in text.splitlines()]
-    assert "property Runtime python3.13 python3.12" in lines
+    assert "property CompatibleRuntimes python3.13 python3.12" in lines
     assert "upgraded six 1.16.0 1.17.0 0 B" in lines
     assert "downgraded idna 3.10 3.7 0 B" in lines
     assert "added attrs 24.2.0 +1.0 kB" in lines
@@ -501,7 +501,7 @@ def test_no_layers_on_either_side() -> None:
 def test_the_lock_lists_name_equals_version_and_marks_excluded_packages() -> None:
     excluded = layer(properties={"LayerName": "aws", "Requirements": ["boto3"], "ExcludeRuntimePackages": "true"})
     resolved = [Wheel("boto3", "1.35.0", "https://x/boto3.whl", "a"), Wheel("six", "1.17.0", "https://x/six.whl", "b")]
-    assert report.format_lock(excluded, resolved) == [
+    assert report.format_lock(excluded, {Target("python3.13", "arm64"): resolved}) == [
         "Deps (aws, python3.13 arm64)", "  boto3==1.35.0  (excluded: ExcludeRuntimePackages)", "  six==1.17.0"]
     assert report.format_lock(layer(), None, "Install failed for python3.13 arm64: Because ...") == [
         "Deps (deps, python3.13 arm64)", "  FAILED: Install failed for python3.13 arm64: Because ..."]
@@ -525,7 +525,8 @@ def test_a_layer_directory_without_requirements_builds_offline_and_reproducibly(
     write(root / ".secret", "token")
     outs = [tmp_path / "a.zip", tmp_path / "b.zip"]
     for out in outs:
-        code, stdout, _ = run_main(["build", str(root), "--out", str(out), "--cache", str(tmp_path / "c")], capsys)
+        code, stdout, _ = run_main(["build", str(root), "--out", str(out), "--cache", str(tmp_path / "c"),
+                                    "--bytecode", "false"], capsys)
         assert code == 0
         assert "helpers.py  (layer dir)" in stdout and "CodeSha256" in stdout
     assert outs[0].read_bytes() == outs[1].read_bytes()
@@ -571,3 +572,54 @@ def test_the_examples_are_layer_directories() -> None:
             f"python/{p.name}" for p in sorted(root.glob("*.py"))]
         assert not (root / "Makefile").exists()
 
+
+
+# --------------------------------------------------------------------------- a published version as OLD
+
+def published_zip(path: Path) -> Path:
+    """A layer archive as the provider writes it: a lock per runtime, dist-info RECORDs, bytecode."""
+    lock = ('lock-version = "1.0"\ncreated-by = "pylayer"\n\n[[packages]]\nname = "six"\nversion = "1.16.0"\n'
+            'wheels = [{ name = "six-1.16.0-py2.py3-none-any.whl", url = "https://x/six.whl", '
+            'hashes = { sha256 = "ab" } }]\n')
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("pylayer/0123456789abcdef/pylock.python312.toml", lock)
+        zf.writestr("pylayer/0123456789abcdef/pylock.python313.toml", lock)
+        zf.writestr("python/six.py", "x" * 100)
+        zf.writestr("python/__pycache__/six.cpython-312.pyc", "y" * 40)
+        zf.writestr("python/six-1.16.0.dist-info/RECORD", "six.py,sha256=x,100\nsix-1.16.0.dist-info/RECORD,,\n")
+    return path
+
+
+def test_a_published_archive_is_read_from_its_locks(tmp_path: Path) -> None:
+    from pylayer.devtools import published
+
+    content, runtimes = published.content_of_archive(published_zip(tmp_path / "v3.zip"))
+    assert runtimes == ["python3.12", "python3.13"]
+    assert content.packages == {"six": "1.16.0"}  # the same version for both runtimes: one row
+    assert content.sizes == {"six": 100 + 40 + len("six.py,sha256=x,100\nsix-1.16.0.dist-info/RECORD,,\n")}
+    assert published.is_published("arn:aws:lambda:eu-west-1:123456789012:layer:deps:3")
+    assert published.is_published("v3.zip") and not published.is_published("template.yaml")
+
+
+def test_a_layer_version_arn_is_fetched_through_get_layer_version(tmp_path: Path) -> None:
+    from pylayer.devtools import published
+
+    source = published_zip(tmp_path / "source.zip")
+    asked: list[dict[str, object]] = []
+
+    class Lambda:
+        def get_layer_version(self, **request: object) -> dict[str, object]:
+            asked.append(request)
+            return {"Content": {"Location": "https://awslambda-eu-west-1-layers.s3.amazonaws.com/x?sig"}}
+
+    def fetch_url(url: str, dest: Path) -> None:
+        assert url.startswith("https://awslambda-eu-west-1-layers.")
+        dest.write_bytes(source.read_bytes())
+
+    arn = "arn:aws:lambda:eu-west-1:123456789012:layer:deps:3"
+    path = published.fetch(arn, tmp_path / "fetched.zip", Lambda(), fetch_url)
+
+    assert asked == [{"LayerName": arn.rsplit(":", 1)[0], "VersionNumber": 3}]
+    assert published.content_of_archive(path)[0].packages == {"six": "1.16.0"}
+    with pytest.raises(templates.CliError, match="not an https URL"):
+        published.download("http://example.com/x.zip", tmp_path / "x.zip")

@@ -1,15 +1,17 @@
-"""Developer commands on the provider's own build engine: ``build``, ``lock`` and ``diff``.
+"""The ``pylayer`` command: build, lock, diff and lint Custom::PythonLayer resources where reviewers are.
 
-Run from the repository root as ``python -m handler COMMAND`` (handler/__main__.py).
-A development tool: the devtools package is not part of the Lambda package. The
-pure parts live beside it (templates, layerdir, layerdiff, report) and are
-unit-tested without a network; this module runs uv and downloads wheels.
+Installed from a clone or a git URL (``pip install``/``pipx install``; pyproject.toml), or run in this
+repository as ``python -m pylayer``. It uses the provider's own build engine, runtime workers (local
+interpreters) and validation, so what it says is what the provider would do. Not part of the Lambda
+package. The pure parts live beside it (templates, layerdir, layerdiff, published, report) and are
+unit-tested without a network; this module runs uv, downloads wheels and starts cfn-lint.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -27,15 +29,18 @@ from ..properties import Defaults, LayerSpec, parse
 from ..target import ARCHITECTURES, RUNTIMES
 from ..verify import verify
 from ..workers import LocalWorkers, RuntimeSite
-from .layerdiff import Content, content_of, diff_templates, distribution_sizes
+from . import published
+from .layerdiff import Content, compare_published, content_of, diff_templates, distribution_sizes
 from .layerdir import REQUIREMENTS_FILE, layer_files, layer_name_for, merge, read_layer_requirements
 from .report import format_diff, format_lock, human, number, size_table, text_table
 from .templates import PROVIDER_DEFAULTS, RESOURCE_TYPE, CliError, load_layers
 
-ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_CACHE = ROOT / ".cache" / "pylayer"
-
 log = logging.getLogger(__name__)
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pylayer"
 
 
 @contextmanager
@@ -55,6 +60,8 @@ def _no_deadline() -> float:
 def _defaults(args: argparse.Namespace) -> Defaults:
     return Defaults(args.default_runtime, args.default_architecture)
 
+
+# --------------------------------------------------------------------------- build
 
 def run_build(args: argparse.Namespace) -> int:
     directory: Path = args.layer_dir
@@ -86,13 +93,13 @@ def run_build(args: argparse.Namespace) -> int:
         for arcname in overridden:
             print(f"warning: {arcname} from {directory} replaces the installed file", file=sys.stderr)
         archive.check_size(entries)
-        workers = LocalWorkers(Interpreters(), RuntimeSite(engine.cache("runtime"), find_uv))
+        workers = LocalWorkers(Interpreters(uv=find_uv()), RuntimeSite(engine.cache_root / "runtime", find_uv))
         verified = verify(spec, entries, owners, workers, workdir, _no_deadline)
         built = archive.write_zip(verified.entries, workdir / "layer.zip")
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(built.path, out)
-    rows = distribution_sizes(entries, frozenset(e.arcname for e in local))
-    print(f"{directory} -> {out} ({spec.describe()}, bytecode {verified.bytecode}: {verified.bytecode_note})")
+    rows = distribution_sizes(verified.entries, frozenset(e.arcname for e in local))
+    print(f"{directory} -> {out} ({spec.describe()})")
     print()
     print("\n".join(size_table(rows)))
     print()
@@ -100,11 +107,14 @@ def run_build(args: argparse.Namespace) -> int:
         ("zip size", f"{number(built.size)} bytes ({human(built.size)})"),
         ("unzipped size", f"{number(built.unzipped_size)} bytes ({human(built.unzipped_size)}), "
                           f"{built.file_count} files"),
+        ("bytecode", f"{verified.bytecode} ({verified.bytecode_note})"),
         ("CodeSha256", built.code_sha256),
         ("sha256", built.sha256),
     ])))
     return 0
 
+
+# --------------------------------------------------------------------------- lock
 
 def run_lock(args: argparse.Namespace) -> int:
     _, layers = load_layers(args.template, _defaults(args))
@@ -113,24 +123,24 @@ def run_lock(args: argparse.Namespace) -> int:
         return 0
     engine = _engine(args.cache)
     failed = 0
-    blocks = []
     with _workdir() as workdir:
-        for index, layer in enumerate(layers):
+        for number_, layer in enumerate(layers):
             resolved, failure = None, ""
             if layer.spec is not None:
-                folder = workdir / str(index)
+                folder = workdir / str(number_)
                 folder.mkdir()
                 try:
                     resolved = engine.resolve_all(layer.spec, folder, Index(), _no_deadline)
                 except ProviderError as exc:
                     failure = exc.reason
             failed += bool(layer.invalid or failure)
-            blocks.append("\n".join(format_lock(layer, resolved, failure)))
-            print(blocks[-1] + "\n", flush=True)
+            print("\n".join(format_lock(layer, resolved, failure)) + "\n", flush=True)
     if failed:
         print(f"{failed} of {len(layers)} layers cannot be built", file=sys.stderr)
     return 1 if failed else 0
 
+
+# --------------------------------------------------------------------------- diff
 
 class Measurer:
     """Resolve, fetch and size a spec with the engine; each distinct content once per run."""
@@ -150,21 +160,54 @@ class Measurer:
                              strict=True))
             placed = [(prefix, e) for prefix, w in layout.place_wheels(chosen)
                       for e in slim.select(wheels.members(paths[w.sha256]), spec.slim, spec.exclude_runtime_packages)]
-            self.done[key] = content_of(layout.arrange(placed))
+            per_runtime = {t.runtime: {w.name: w.version for w in ws} for t, ws in chosen.items()}
+            self.done[key] = content_of(layout.arrange(placed), per_runtime)
         return self.done[key]
 
 
 def run_diff(args: argparse.Namespace) -> int:
     defaults = _defaults(args)
-    old_source, old_layers = load_layers(args.old, defaults)
     new_source, new_layers = load_layers(args.new, defaults)
     with _workdir() as workdir:
-        diffs = diff_templates(old_layers, new_layers, Measurer(_engine(args.cache), workdir))
-    print(format_diff(diffs, str(old_source), str(new_source), markdown=args.format == "markdown"), end="")
+        measure = Measurer(_engine(args.cache), workdir)
+        if published.is_published(args.old):
+            diffs = [_diff_published(args, new_layers, measure, workdir)]
+        else:
+            _, old_layers = load_layers(args.old, defaults)
+            diffs = diff_templates(old_layers, new_layers, measure)
+    print(format_diff(diffs, args.old, str(new_source), markdown=args.format == "markdown"), end="")
     if any(d.error for d in diffs):
         print("error: a layer of NEW cannot be built", file=sys.stderr)
         return 2
     return 1 if args.fail_on_change and any(d.differs for d in diffs) else 0
+
+
+def _diff_published(args: argparse.Namespace, layers: Sequence[Any], measure: Measurer, workdir: Path) -> Any:
+    """OLD is what is deployed (a version's archive); NEW one layer of a template (--layer, or its only one)."""
+    chosen = [layer for layer in layers if args.layer in (None, layer.logical_id)]
+    if len(chosen) != 1:
+        names = ", ".join(layer.logical_id for layer in layers) or "none"
+        raise CliError(f"{args.new}: name the layer to compare with --layer (its layers: {names}).")
+    source = Path(args.old)
+    if not args.old.endswith(".zip"):
+        source = published.fetch(args.old, workdir / "published.zip")
+    content, runtimes = published.content_of_archive(source)
+    return compare_published(chosen[0], args.old, content, runtimes, measure)
+
+
+# --------------------------------------------------------------------------- lint
+
+def run_lint(args: argparse.Namespace) -> int:
+    """cfn-lint with the provider's own rules (pylayer.lint); its exit code is cfn-lint's."""
+    from cfnlint.runner import main as cfn_lint
+
+    # "=": argparse then takes this one value, and reads the user's templates as templates, not rules.
+    sys.argv = ["cfn-lint", "--append-rules=pylayer.lint", *args.cfn_lint_args]
+    try:
+        cfn_lint()
+    except SystemExit as exit_:
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else 1
+    return 0
 
 
 # --------------------------------------------------------------------------- arguments
@@ -181,26 +224,27 @@ def _target_options(parser: argparse.ArgumentParser, prefix: str) -> None:
 
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(
-        prog="python -m handler",
-        description="Build, lock and diff Python layers with the Custom::PythonLayer provider's own engine.")
+        prog="pylayer", description="Build, lock, diff and lint Custom::PythonLayer layers with the provider's "
+                                    "own engine and validation.")
     main_parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
     commands = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    cache: dict[str, Any] = {"type": Path, "default": DEFAULT_CACHE, "metavar": "DIR",
-                             "help": "uv and wheel cache (default: .cache/pylayer in the repository)"}
+    cache: dict[str, Any] = {"type": Path, "default": default_cache(), "metavar": "DIR",
+                             "help": "uv and wheel cache (default: %(default)s)"}
 
     build = commands.add_parser("build", help="build a layer directory into a zip",
                                 description="Zip a layer directory: its files under python/, its "
-                                            "requirements.txt installed as the provider installs them.")
+                                            "requirements.txt installed, verified and compiled as the "
+                                            "provider does it (local interpreters are its runtime workers).")
     build.add_argument("layer_dir", type=Path, metavar="LAYER_DIR")
     _target_options(build, "")
+    build.add_argument("--compatible-runtime", action="append", choices=list(RUNTIMES), metavar="RUNTIME",
+                       help="a runtime the layer serves (repeat it; default: --runtime alone)")
     build.add_argument("--out", type=Path, help="the zip (default: build/NAME.zip)")
     build.add_argument("--slim", action="store_true", help="as the Slim property (installed packages only)")
     build.add_argument("--exclude-runtime-packages", action="store_true",
                        help="as the ExcludeRuntimePackages property")
-    build.add_argument("--compatible-runtime", action="append", choices=list(RUNTIMES), metavar="RUNTIME",
-                       help="a runtime the layer serves (repeat it; default: --runtime alone)")
     build.add_argument("--bytecode", choices=("auto", "true", "false"), default="auto",
-                       help="as the Bytecode property (default: %(default)s; local interpreters compile)")
+                       help="as the Bytecode property (default: %(default)s)")
     build.add_argument("--import-check", action="append", metavar="MODULE",
                        help="as ImportCheck: import MODULE on a local interpreter of each runtime (repeat it)")
     build.add_argument("--cache", **cache)
@@ -208,28 +252,39 @@ def parser() -> argparse.ArgumentParser:
 
     lock = commands.add_parser("lock", help="resolve every Custom::PythonLayer of a template",
                                description="Print the packages each Custom::PythonLayer of a template "
-                                           "resolves to for its target (nothing is downloaded).")
+                                           "resolves to, per runtime (nothing is downloaded).")
     lock.add_argument("template", metavar="TEMPLATE")
     _target_options(lock, "default-")
     lock.add_argument("--cache", **cache)
     lock.set_defaults(run=run_lock)
 
-    diff = commands.add_parser("diff", help="compare the layers of two templates",
+    diff = commands.add_parser("diff", help="compare layers: two templates, or a published version and a template",
                                description="Packages added, removed, upgraded and downgraded, and the size "
-                                           "change, of each Custom::PythonLayer between two templates. "
-                                           "OLD and NEW are paths or REV:PATH (read with git show).")
+                                           "change. OLD is a template (a path or REV:PATH, read with git show), "
+                                           "or what is deployed: a layer version ARN or its zip file; NEW is "
+                                           "a template.")
     diff.add_argument("old", metavar="OLD")
     diff.add_argument("new", metavar="NEW")
+    diff.add_argument("--layer", metavar="LOGICAL_ID", help="with a published OLD: the layer of NEW to compare")
     _target_options(diff, "default-")
     diff.add_argument("--format", choices=("text", "markdown"), default="text")
     diff.add_argument("--fail-on-change", action="store_true", help="exit 1 when any layer differs")
     diff.add_argument("--cache", **cache)
     diff.set_defaults(run=run_diff)
+
+    lint = commands.add_parser("lint", help="cfn-lint with the provider's own rules",
+                               description="Run cfn-lint with --append-rules pylayer.lint; every other "
+                                           "argument goes to cfn-lint (templates, --format ...).")
+    lint.add_argument("cfn_lint_args", nargs=argparse.REMAINDER, metavar="ARGS")
+    lint.set_defaults(run=run_lint)
     return main_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["lint"] and not {"-h", "--help"} & set(given[1:2]):
+        return run_lint(argparse.Namespace(cfn_lint_args=given[1:]))  # every option is cfn-lint's
+    args = parser().parse_args(given)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s",
                         stream=sys.stderr)
     run: Callable[[argparse.Namespace], int] = args.run

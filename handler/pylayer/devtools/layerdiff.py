@@ -17,7 +17,7 @@ from .templates import TemplateLayer
 LOCAL_VERSION = "(layer dir)"
 
 
-_METADATA = re.compile(r"^python/(?P<name>[^/]+?)-(?P<version>[^/-]+)\.dist-info/METADATA$")
+_METADATA = re.compile(r"^(?P<name>[^/]+?)-(?P<version>[^/-]+)\.dist-info/METADATA$")
 
 
 @dataclass(frozen=True)
@@ -31,24 +31,39 @@ class PackageSize:
         return self.version == LOCAL_VERSION
 
 
+def _source_of(arcname: str) -> str:
+    """'a/__pycache__/b.cpython-312.pyc' -> 'a/b.py': bytecode counts with its module."""
+    folder, _, name = arcname.rpartition("/")
+    if folder.endswith("/__pycache__") and name.endswith(".pyc"):
+        return f"{folder.removesuffix('/__pycache__')}/{name.split('.', 1)[0]}.py"
+    return arcname
+
+
 def distribution_sizes(entries: Sequence[archive.Entry], local: frozenset[str] = frozenset()) -> list[PackageSize]:
-    """Unzipped bytes per distribution (every member of its wheel, wherever it lands) and per
-    top-level name of the layer directory's files; largest first."""
+    """Unzipped bytes per distribution (every member of its wheel, wherever it lands, and its bytecode) and
+    per top-level name of the layer directory's files; largest first."""
     groups: dict[str, int] = {}
     labels: dict[str, tuple[str, str]] = {}
-    for entry in entries:
-        top = entry.arcname.split("/")[1] if entry.arcname.count("/") >= 1 else entry.arcname
-        if entry.arcname in local:
+    keys: dict[str, str] = {}
+    ordered = sorted(entries, key=lambda e: _source_of(e.arcname) != e.arcname)  # sources before their .pyc
+    for entry in ordered:
+        source = _source_of(entry.arcname)
+        inside = archive.in_folder(entry.arcname)
+        top = inside.split("/", 1)[0]
+        if source != entry.arcname and source in keys:
+            key = keys[source]
+        elif entry.arcname in local or source in local:
             key = f"local:{top}"
             labels[key] = (top, LOCAL_VERSION)
-        elif entry.member is not None:
+        elif entry.member is not None and not entry.arcname.endswith(".pyc"):
             key = f"wheel:{entry.member.wheel}"
             labels.setdefault(key, (entry.member.wheel.name, ""))
-        else:  # an installed tree (pip fallback): no wheel to group by
+        else:  # an installed tree (pip fallback), the locks: no wheel to group by
             key = f"file:{top}"
             labels.setdefault(key, (top.removesuffix(".py"), ""))
+        keys[entry.arcname] = key
         groups[key] = groups.get(key, 0) + entry.size
-        metadata = _METADATA.match(entry.arcname)
+        metadata = _METADATA.match(inside)
         if metadata and entry.arcname not in local:
             labels[key] = (canonicalize_name(metadata["name"]), metadata["version"])
     rows = [PackageSize(*labels[key], size) for key, size in groups.items()]
@@ -65,11 +80,32 @@ class Content:
     zipped: int  # the members' compressed sizes: an estimate of the zip (headers are not counted)
 
 
-def content_of(entries: Sequence[archive.Entry]) -> Content:
+def flatten(per_runtime: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Packages by label: the name where every runtime has the same version (or there is one runtime),
+    else one 'name [python3.12]' per runtime."""
+    versions: dict[str, dict[str, str]] = {}
+    for runtime, packages in per_runtime.items():
+        for name, version in packages.items():
+            versions.setdefault(canonicalize_name(name), {})[runtime] = version
+    labels: dict[str, str] = {}
+    for name, by_runtime in versions.items():
+        if len(set(by_runtime.values())) == 1 and len(by_runtime) == len(per_runtime):
+            labels[name] = next(iter(by_runtime.values()))
+        else:
+            labels.update((f"{name} [{runtime}]", version) for runtime, version in sorted(by_runtime.items()))
+    return labels
+
+
+def content_of(entries: Sequence[archive.Entry], per_runtime: Mapping[str, Mapping[str, str]] | None = None
+               ) -> Content:
+    """What a layer's entries hold; ``per_runtime`` (runtime -> name -> version) names what each runtime got."""
     rows = [r for r in distribution_sizes(entries) if r.version]
+    sizes: dict[str, int] = {}
+    for row in rows:
+        sizes[row.name] = sizes.get(row.name, 0) + row.size  # a package per runtime: every copy counts
+    packages = flatten(per_runtime) if per_runtime is not None else {r.name: r.version for r in rows}
     zipped = sum(e.member.compressed_size if e.member is not None else e.size for e in entries)
-    return Content({r.name: r.version for r in rows}, {r.name: r.size for r in rows},
-                   sum(e.size for e in entries), zipped)
+    return Content(packages, sizes, sum(e.size for e in entries), zipped)
 
 
 # --------------------------------------------------------------------------- diff (pure)
@@ -106,6 +142,10 @@ class PackageChange:
         return (self.new_size or 0) - (self.old_size or 0)
 
 
+def _size(sizes: Mapping[str, int], label: str) -> int | None:
+    return sizes.get(label, sizes.get(label.split(" [", 1)[0]))
+
+
 def diff_packages(old: Mapping[str, str], new: Mapping[str, str],
                   old_sizes: Mapping[str, int] | None = None,
                   new_sizes: Mapping[str, int] | None = None) -> list[PackageChange]:
@@ -121,7 +161,7 @@ def diff_packages(old: Mapping[str, str], new: Mapping[str, str],
             kind = version_change(old[name], new[name])
         if kind is not None:
             changes.append(PackageChange(kind, name, old.get(name), new.get(name),
-                                         old_sizes.get(name), new_sizes.get(name)))
+                                         _size(old_sizes, name), _size(new_sizes, name)))
     return sorted(changes, key=lambda c: (KINDS.index(c.kind), c.name))
 
 
@@ -247,6 +287,23 @@ def compare(logical_id: str, old: TemplateLayer | None, new: TemplateLayer | Non
         notes.append("the requirements changed, the resolved packages did not")
     return LayerDiff(logical_id, status, old, new, properties, packages,
                      before if old_spec else None, after if new_spec else None, tuple(notes))
+
+
+def compare_published(new: TemplateLayer, label: str, deployed: Content, runtimes: Sequence[str],
+                      measure: Measure) -> LayerDiff:
+    """What deploying NEW changes in the version deployed now (its archive's locks): not in what the old
+    template would resolve today."""
+    note = f"OLD: the published {label}" + (f" ({', '.join(runtimes)})" if runtimes else " (no locks: dist-info)")
+    if new.problem or new.spec is None:
+        return LayerDiff(new.logical_id, "failed" if new.invalid else "unknown", None, new,
+                         notes=(note, f"NEW: {new.problem}"), error=bool(new.invalid))
+    try:
+        after = measure(new.spec)
+    except ProviderError as exc:
+        return LayerDiff(new.logical_id, "failed", None, new, notes=(note, f"NEW: {exc.reason}"), error=True)
+    packages = tuple(diff_packages(deployed.packages, after.packages, deployed.sizes, after.sizes))
+    status = "changed" if packages else "unchanged"
+    return LayerDiff(new.logical_id, status, None, new, (), packages, deployed, after, (note,))
 
 
 def diff_templates(old: Sequence[TemplateLayer], new: Sequence[TemplateLayer], measure: Measure) -> list[LayerDiff]:
