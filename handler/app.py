@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -13,9 +15,10 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from crhelper import CfnResource
 
-from pylayer import response
+from pylayer import origin, response
+from pylayer.answers import Journal
 from pylayer.errors import ProviderError
-from pylayer.provider import Provider, Request
+from pylayer.provider import Provider, Request, Store
 from pylayer.settings import Settings
 from pylayer.store import LayerStore
 from pylayer.workspace import Workspace
@@ -28,6 +31,24 @@ copy_config_to_registered_loggers(source_logger=logger, include={"pylayer"})
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 # Disabled outside Lambda by Powertools itself (no X-Ray daemon there).
 tracer = Tracer(service=SERVICE)
+
+
+@lru_cache(maxsize=4)
+def default_store(bucket: str, region: str | None) -> LayerStore:
+    """One store per bucket and region for the container's life: its boto3 clients are reused."""
+    return LayerStore(bucket, region)
+
+
+@dataclass
+class Dependencies:
+    """What the handler makes its collaborators from: the seam tests (and fault injection) replace."""
+
+    settings: Callable[[], Settings] = Settings.from_env
+    store: Callable[[str, str | None], Store] = default_store
+    send: Callable[[str, dict[str, Any]], int] = field(default=response.send)
+
+
+dependencies = Dependencies()
 
 
 class PowertoolsObserver:
@@ -57,8 +78,8 @@ class ReasonError(Exception):
 
 
 class BoundedCfnResource(CfnResource):
-    """crhelper, answering through pylayer.response: the body kept within 4096 bytes,
-    one cached TLS context, bounded retries."""
+    """crhelper, answering through pylayer.response: the body kept within 4096 bytes, one cached TLS
+    context, bounded retries; each answer recorded for the reaper (pylayer.answers)."""
 
     def __init__(self, **options: Any) -> None:
         # crhelper makes Lambda, Events and Logs clients for its polling mode, which
@@ -72,7 +93,8 @@ class BoundedCfnResource(CfnResource):
                 del os.environ["AWS_SAM_LOCAL"]
             else:
                 os.environ["AWS_SAM_LOCAL"] = previous
-        self._sam_local = previous
+        self.sam_local_before = previous
+        self.journal = Journal(None, {})
 
     def _send(self, status: str | None = None, reason: str = "",
               send_response: Callable[..., None] | None = None) -> None:
@@ -90,33 +112,32 @@ class BoundedCfnResource(CfnResource):
             body.update({"Status": status, "Reason": reason})
         logger.info("Answering %s", body["Status"], extra={"reason": body["Reason"],
                                                            "physical_id": body["PhysicalResourceId"]})
-        _answer(self._response_url, body)  # type: ignore[attr-defined]  # response.send fits it
+        self.journal.answering(body)
+        answered = _answer(self._response_url, body)  # type: ignore[attr-defined]  # response.send fits it
+        if answered is not None:
+            self.journal.answered(answered)
 
 
-def _answer(url: str, body: dict[str, Any]) -> None:
+def _answer(url: str, body: dict[str, Any]) -> int | None:
+    """PUT the answer; its HTTP status (None when it could not be delivered). A refusal is logged."""
     try:
-        response.send(url, body)
-    except (OSError, ValueError):
-        # Nothing more can be done from here: CloudFormation times the stack out.
+        status = dependencies.send(url, body)
+    except (OSError, ValueError, http.client.HTTPException):
+        # Nothing more can be done from here: the reaper is not told (this invocation ends normally).
         logger.exception("Could not deliver the answer to CloudFormation")
+        return None
+    if status >= 300:
+        logger.error("CloudFormation refused the answer: HTTP %d (an expired or reused ResponseURL?)", status)
+    return status
 
 
-def _settings() -> Settings:
-    return Settings.from_env()
-
-
-@lru_cache(maxsize=4)
-def _store(bucket: str, region: str | None) -> LayerStore:
-    return LayerStore(bucket, region)
-
-
-def _provider(context: Any) -> Provider:
-    settings = _settings()
+def _provider(context: Any, journal: Journal) -> Provider:
+    settings = dependencies.settings()
     function_arn = str(getattr(context, "invoked_function_arn", ""))
     account = function_arn.split(":")[4] if function_arn.count(":") >= 5 else None
-    return Provider.from_settings(settings, _store(settings.bucket, settings.region),
+    return Provider.from_settings(settings, dependencies.store(settings.bucket, settings.region),
                                   lambda: context.get_remaining_time_in_millis() / 1000,
-                                  account=account, observer=PowertoolsObserver())
+                                  account=account, observer=PowertoolsObserver(), journal=journal)
 
 
 def _request(event: dict[str, Any]) -> Request:
@@ -153,35 +174,34 @@ def _create_helper() -> BoundedCfnResource:
     @helper.create
     @_explained
     def create(event: dict[str, Any], context: Any) -> str:
-        outcome = _provider(context).create(_request(event))
+        outcome = _provider(context, helper.journal).create(_request(event))
         helper.Data.update(outcome.data)
         return outcome.physical_id
 
     @helper.update
     @_explained
     def update(event: dict[str, Any], context: Any) -> str:
-        outcome = _provider(context).update(_request(event))
+        outcome = _provider(context, helper.journal).update(_request(event))
         helper.Data.update(outcome.data)
         return outcome.physical_id
 
     @helper.delete
     @_explained
     def delete(event: dict[str, Any], context: Any) -> str:
-        _provider(context).delete(_request(event))
+        _provider(context, helper.journal).delete(_request(event))
         return str(event.get("PhysicalResourceId", ""))
 
     return helper
 
 
-_helper: BoundedCfnResource | None = None
+_helpers: list[BoundedCfnResource] = []
 
 
-def _get_helper() -> BoundedCfnResource:
-    # Made on first use, not at import: crhelper makes boto3 clients.
-    global _helper
-    if _helper is None:
-        _helper = _create_helper()
-    return _helper
+def helper() -> BoundedCfnResource:
+    """crhelper's resource, made on first use, not at import: it makes boto3 clients."""
+    if not _helpers:
+        _helpers.append(_create_helper())
+    return _helpers[0]
 
 
 def malformed(event: Any) -> str | None:
@@ -200,27 +220,41 @@ def malformed(event: Any) -> str | None:
     return None
 
 
+def foreign(event: Any, settings: Settings) -> str | None:
+    """Why an event is not CloudFormation's for this provider (never answered), or None."""
+    if not isinstance(event, dict):
+        return "the event is not an object"
+    return origin.problem(event, settings.region or "", settings.response_hosts)
+
+
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: Any, context: Any) -> None:
+    settings = dependencies.settings()
+    stranger = foreign(event, settings)
+    if stranger:
+        # Before anything else: no build, no publish, and no answer to a host someone else chose.
+        logger.error("Dropping an event that is not CloudFormation's: %s", stranger)
+        metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
+        return
     problem = malformed(event)
     if problem:
         logger.error("Ignoring a malformed event: %s", problem)
         metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
-        if isinstance(event, dict) and isinstance(event.get("ResponseURL"), str) \
-                and event["ResponseURL"].startswith("https://"):
-            _reject(event, f"Malformed request: {problem}.")
+        _reject(event, f"Malformed request: {problem}.")
         return
     logger.append_keys(stack_id=event["StackId"], logical_resource_id=event["LogicalResourceId"],
                        request_type=event["RequestType"], cfn_request_id=event["RequestId"])
     metrics.add_metric(name=f"{event['RequestType']}Requests", unit=MetricUnit.Count, value=1)
     try:
-        settings = _settings()
         Workspace(settings.work_root, settings.cache_root).clean()
     except OSError:
         logger.exception("Could not clean the build root")
-    _get_helper()(event, context)
+    resource = helper()
+    resource.journal = Journal(dependencies.store(settings.bucket, settings.region) if settings.bucket else None,
+                               event)
+    resource(event, context)
 
 
 def _reject(event: dict[str, Any], reason: str) -> None:

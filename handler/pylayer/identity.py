@@ -15,8 +15,10 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .properties import LayerSpec
+if TYPE_CHECKING:  # the reaper imports owner_key with nothing but the standard library
+    from .properties import LayerSpec
 
 MARKER = re.compile(r"\[pylayer (?P<version>[0-9a-f]{16}) (?P<owner>[0-9a-f]{12}) (?P<size>\d{1,12})"
                     r"(?: (?P<bytecode>[ipnx]))?\]$")

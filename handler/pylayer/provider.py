@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import archive, identity, plan, sharing, wheels
+from .answers import ORPHANS, Journal, orphan_key
 from .builder import Engine
 from .credentials import index_for
 from .deadline import Deadline
+from .errors import ProviderError
 from .identity import BYTECODE_STATES, Marker
 from .interpreters import Interpreters
 from .layerversion import LayerVersion
@@ -48,6 +50,7 @@ class Store(Protocol):
     def read_json(self, key: str) -> dict[str, Any] | None: ...
     def write_json(self, key: str, value: dict[str, Any]) -> None: ...
     def exists(self, key: str) -> bool: ...
+    def keys(self, prefix: str) -> list[str]: ...
     def share(self, arn: str, statement: sharing.Statement) -> None: ...
     def codeartifact_index(self, domain: str, repository: str, owner: str = "") -> tuple[str, str]: ...
 
@@ -101,7 +104,8 @@ def attributes(version: LayerVersion, unzipped_size: int, bytecode: str) -> dict
 class Provider:
     def __init__(self, settings: Settings, store: Store, engine: Engine, workers: Workers,
                  deadline: Deadline | None = None, account: str | None = None,
-                 observer: Observer | None = None, static: Workers | None = None) -> None:
+                 observer: Observer | None = None, static: Workers | None = None,
+                 journal: Journal | None = None) -> None:
         self.settings = settings
         self.store = store
         self.engine = engine
@@ -110,15 +114,17 @@ class Provider:
         self.deadline = deadline or Deadline()
         self.account = account
         self.observer = observer or Quiet()
+        self.journal = journal or Journal(None, {})
         self.workspace = Workspace(settings.work_root, settings.cache_root)
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store, remaining_seconds: Callable[[], float],
-                      account: str | None = None, observer: Observer | None = None) -> Provider:
+                      account: str | None = None, observer: Observer | None = None,
+                      journal: Journal | None = None) -> Provider:
         """The provider as the Lambda function runs it: workers by the settings (see ``workers_for``)."""
         engine = Engine(settings.cache_root, settings.installer, settings.allow_sdist)
         return cls(settings, store, engine, workers_for(settings, store, engine), Deadline(remaining_seconds),
-                   account, observer)
+                   account, observer, journal=journal)
 
     def create(self, request: Request) -> Outcome:
         return self.apply(request)
@@ -131,6 +137,7 @@ class Provider:
 
     def apply(self, request: Request) -> Outcome:
         spec = parse(request.properties, self.settings.defaults)
+        self._sweep_orphans(request)
         options = self.settings.build_options
         version_key = identity.version_key(spec, options)
         content_key = identity.content_key(spec, options)
@@ -144,7 +151,7 @@ class Provider:
         log.info("Plan: %s", steps.describe())
         for step in steps.steps:
             if isinstance(step, plan.Reuse):
-                reused = self._reuse(spec, step.version)
+                reused = self._reuse(spec, step.version, request.owner)
                 if reused is not None:
                     return reused
                 continue
@@ -159,12 +166,13 @@ class Provider:
             return self._publish(spec, built, version_key, request.owner, timings)
         raise AssertionError("a plan always ends with Build")
 
-    def _reuse(self, spec: LayerSpec, chosen: LayerVersion) -> Outcome | None:
+    def _reuse(self, spec: LayerSpec, chosen: LayerVersion, owner: str) -> Outcome | None:
         details = self.store.get(chosen)
         marker = identity.read_marker(details.description) if details else None
         if details is None or marker is None:
             return None  # gone since the listing: go on with the plan
         log.info("Reusing %s: this resource already published it from the same spec", details.arn)
+        self._forget_orphan(details.arn, owner)  # referenced again: no longer the reaper's orphan
         self._share(spec, details.arn)  # a retry whose first attempt died before sharing
         self.observer.measure("VersionReused", 1, "Count")
         return Outcome(details.arn, attributes(details, marker.unzipped_size, marker.bytecode), reused=True)
@@ -224,6 +232,7 @@ class Provider:
         marker = Marker(version_key, owner, artifact.unzipped_size, artifact.bytecode)
         with self.observer.phase("publish"):
             published, retried = self.store.publish(spec, artifact.key, identity.describe(spec.description, marker))
+        self.journal.published(published.arn)  # before anything else can fail: the reaper can name it
         if retried:
             self._drop_duplicates(spec, version_key, owner, keep=published.arn)
         try:
@@ -252,6 +261,33 @@ class Provider:
             if twin.arn != keep:
                 log.warning("Deleting %s, a duplicate publish of %s", twin.arn, keep)
                 self.store.delete(twin)
+
+    # ------------------------------------------------------------------ what a dead invocation left
+
+    def _sweep_orphans(self, request: Request) -> None:
+        """Delete the versions the reaper recorded for this resource: published by an Update that died, so
+        never answered with, never referenced. Best effort: the next request sweeps again."""
+        if not self.settings.bucket:
+            return
+        try:
+            for key in self.store.keys(f"{ORPHANS}{request.owner}/"):
+                arn = str((self.store.read_json(key) or {}).get("arn", ""))
+                named = LayerVersion.parse(arn)
+                found = self.store.get(named) if named is not None and arn != request.physical_id else None
+                decision = plan.plan_delete(named, found, request.owner, self.account, self.settings.region)
+                if decision.delete and found is not None:
+                    self.store.delete(found)
+                    log.warning("Deleted %s, left by an invocation that died before answering", arn)
+                self.store.remove([key])
+        except ProviderError:
+            log.warning("Could not sweep the versions dead invocations left", exc_info=True)
+
+    def _forget_orphan(self, arn: str, owner: str) -> None:
+        if self.settings.bucket:
+            try:
+                self.store.remove([orphan_key(owner, arn)])
+            except ProviderError:
+                log.warning("Could not clear the orphan record of %s", arn, exc_info=True)
 
     # ------------------------------------------------------------------ Delete
 

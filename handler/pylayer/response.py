@@ -76,7 +76,8 @@ def _tls_context() -> ssl.SSLContext:
 
 def send(url: str, body: dict[str, Any], attempts: int = 5, pause: float = 1.0,
          sleep: Callable[[float], None] = time.sleep) -> int:
-    """PUT the (fitted) body to the presigned ResponseURL; the HTTP status, or raises after the attempts.
+    """PUT the (fitted) body to the presigned ResponseURL; the HTTP status (a 5xx only when every attempt got
+    one), or raises the last connection error.
 
     Content-Type is empty: the presigned URL's signature covers none. crhelper's
     own sender retries for ever; this one stops, so a lost ResponseURL cannot
@@ -88,6 +89,7 @@ def send(url: str, body: dict[str, Any], attempts: int = 5, pause: float = 1.0,
         raise ValueError("the ResponseURL is not an HTTPS URL")
     path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
     for attempt in range(attempts):
+        last = attempt == attempts - 1
         try:
             connection = http.client.HTTPSConnection(parts.hostname, parts.port, context=_tls_context(), timeout=30)
             try:
@@ -96,10 +98,10 @@ def send(url: str, body: dict[str, Any], attempts: int = 5, pause: float = 1.0,
                 status = connection.getresponse().status
             finally:
                 connection.close()
-            if status < 500:
-                return status
+            if status < 500 or last:
+                return status  # the caller logs a refusal: 4xx (an expired URL, say), or a 5xx that stayed
         except (OSError, http.client.HTTPException):
-            if attempt == attempts - 1:
+            if last:
                 raise
-        sleep(pause * 2**attempt)
-    raise OSError(f"CloudFormation's ResponseURL kept failing after {attempts} attempts")
+        sleep(pause * 2**attempt)  # never after the last attempt: nothing follows it
+    raise AssertionError("unreachable: the last attempt returns or raises")

@@ -13,6 +13,7 @@ from .errors import ConfigurationError
 from .identity import BuildOptions
 from .index import validate_url
 from .install import INSTALLERS
+from .origin import hosts
 from .properties import Defaults
 from .target import ARCHITECTURES, RUNTIMES
 
@@ -37,6 +38,8 @@ class Settings:
     # (runtime, architecture) -> the ARN of the provider stack's worker function for it
     worker_functions: Mapping[tuple[str, str], str] = field(default_factory=dict)
     in_lambda: bool = False  # running as a Lambda function: no local interpreter may run package code
+    # Hosts a ResponseURL may name beside CloudFormation's own (PYLAYER_RESPONSE_HOSTS: tests, the demo).
+    response_hosts: frozenset[str] = frozenset()
 
     @property
     def cache_root(self) -> Path:
@@ -96,6 +99,7 @@ class Settings:
             codeartifact=codeartifact,
             worker_functions=workers,
             in_lambda=bool(environ.get("AWS_LAMBDA_FUNCTION_NAME")),
+            response_hosts=hosts(environ.get("PYLAYER_RESPONSE_HOSTS", "")),
         )
 
 

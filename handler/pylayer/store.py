@@ -85,6 +85,12 @@ class LayerStore:
             for chunk in iter(lambda: body.read(1 << 20), b""):
                 out.write(chunk)
 
+    def keys(self, prefix: str) -> list[str]:
+        """The keys under a prefix (at most a page: records of one resource are few)."""
+        answer = self._call(f"Listing s3://{self.bucket}/{prefix}", "s3", "list_objects_v2", Bucket=self.bucket,
+                            Prefix=prefix, MaxKeys=1000)
+        return [str(item["Key"]) for item in answer.get("Contents", [])]
+
     def remove(self, keys: Sequence[str]) -> None:
         if keys:
             self._call(f"Deleting from s3://{self.bucket}", "s3", "delete_objects", Bucket=self.bucket,

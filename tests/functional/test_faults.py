@@ -25,7 +25,7 @@ def injected(cfn: Cloudformation, monkeypatch: pytest.MonkeyPatch) -> faults.Fau
     plan = faults.Faults()
     session = plan.session()
     # Three attempts keep boto3's backoff (with jitter) short in tests.
-    monkeypatch.setattr(cfn.app, "_store", lambda bucket, region: LayerStore(bucket, region, session, 3))
+    monkeypatch.setattr(cfn.app.dependencies, "store", lambda bucket, region: LayerStore(bucket, region, session, 3))
     return plan
 
 
@@ -97,11 +97,11 @@ def test_a_throttled_delete_is_retried(cfn: Cloudformation, injected: faults.Fau
     (["no-such-package-pylayer-test"], "python3.12",
      "Install failed for python3.12 x86_64: Because no-such-package-pylayer-test was not found in the "
      "package registry"),
-    (["numpy==2.1.3"], "python3.9",  # numpy 2.1 has no wheels for Python 3.9
-     "No wheel of numpy==2.1.3 for python3.9 x86_64; source distributions are not allowed"),
-    (["docopt==0.6.2"], "python3.12",  # only ever published as a source distribution
-     "No wheel of docopt==0.6.2 for python3.12 x86_64; source distributions are not allowed "
-     "(provider parameter AllowSourceDistributions)."),
+    pytest.param(["numpy==2.1.3"], "python3.9",  # numpy 2.1 has no wheels for Python 3.9
+                 "No wheel of numpy==2.1.3 fits python3.9 x86_64", marks=pytest.mark.network),
+    pytest.param(["docopt==0.6.2"], "python3.12",  # only ever published as a source distribution
+                 "No wheel of docopt==0.6.2 for python3.12 x86_64; source distributions are not allowed "
+                 "(provider parameter AllowSourceDistributions).", marks=pytest.mark.network),
 ])
 def test_install_failures_name_the_package_and_the_target(cfn: Cloudformation, moto_endpoint: str,
                                                           work_root: Path, requirements: list[str],
@@ -113,6 +113,7 @@ def test_install_failures_name_the_package_and_the_target(cfn: Cloudformation, m
     assert_nothing_left(moto_endpoint, work_root)
 
 
+@pytest.mark.network  # a real sdist, built with setuptools from the index
 def test_source_distributions_install_when_the_provider_allows_them(
         cfn: Cloudformation, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALLOW_SOURCE_DISTRIBUTIONS", "true")

@@ -15,16 +15,25 @@ from hypothesis import strategies as st
 
 from tests.support.cfn import Cloudformation, LambdaContext, event
 
-KEYS = st.sampled_from(["LayerName", "Requirements", "Runtime", "Architecture", "CompatibleRuntimes",
-                        "Description", "LicenseInfo", "ServiceToken", "ServiceTimeout"]) | st.text(max_size=40)
+# Every property the provider knows (the list is checked against it below), CloudFormation's own, and any text.
+KNOWN = ["LayerName", "Requirements", "Runtime", "Architecture", "CompatibleRuntimes", "Description", "LicenseInfo",
+         "Slim", "ExcludeRuntimePackages", "ShareWith", "AllowPublicShare", "Bytecode", "ImportCheck"]
+KEYS = st.sampled_from([*KNOWN, "ServiceToken", "ServiceTimeout"]) | st.text(max_size=40)
 SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
            | st.sampled_from(["true", "false", "", "0", "python3.12", "arm64", "six==1.16.0",
                               "--index-url http://x", "six; rm -rf /", "a" * 5000, "\u2603" * 3000, "\x00",
-                              "${AWS::StackName}", "arn:aws:lambda:us-east-1:123456789012:layer:x:1"])
+                              "${AWS::StackName}", "arn:aws:lambda:us-east-1:123456789012:layer:x:1",
+                              "*", "111122223333", "o-abcdefghij", "auto", "numpy", "python3.13"])
            | st.text(max_size=300))
 JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=6) | st.dictionaries(KEYS, inner, max_size=6),
                     max_leaves=25)
 PROPERTIES = st.dictionaries(KEYS, JSON, max_size=8) | JSON
+
+
+def test_every_property_is_generated() -> None:
+    from pylayer.properties import KNOWN as PROVIDER_KNOWN
+
+    assert set(KNOWN) == PROVIDER_KNOWN
 
 
 @pytest.fixture

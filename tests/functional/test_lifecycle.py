@@ -80,6 +80,7 @@ def elf_machines(body: bytes) -> dict[str, int]:
     return found
 
 
+@pytest.mark.network  # real wheels from PyPI: what only real packages can show
 @pytest.mark.parametrize("installer", ["uv", "pip"])
 def test_arm64_build_from_this_machine_yields_aarch64_objects(
         cfn: Cloudformation, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, installer: str) -> None:
@@ -102,6 +103,7 @@ def test_arm64_build_from_this_machine_yields_aarch64_objects(
     assert "aarch64" in wheel and "cp312" in wheel
 
 
+@pytest.mark.network  # real wheels from PyPI: what only real packages can show
 def test_x86_64_build_yields_x86_64_objects(cfn: Cloudformation, moto_endpoint: str) -> None:
     props = {"LayerName": "markupsafe", "Requirements": ["markupsafe==3.0.2"],
              "Runtime": "python3.13", "Architecture": "x86_64"}

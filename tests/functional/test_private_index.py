@@ -89,11 +89,13 @@ def test_a_codeartifact_token_reaches_the_index_and_never_the_logs(
     calls: list[tuple[str, str, str]] = []
     with LocalIndex([wheel], "aws", PASSWORD) as codeartifact:
 
-        def codeartifact_index(self: LayerStore, domain: str, repository: str, owner: str = "") -> tuple[str, str]:
-            calls.append((domain, repository, owner))
-            return codeartifact.url, PASSWORD
+        class CodeArtifactStore(LayerStore):
+            def codeartifact_index(self, domain: str, repository: str, owner: str = "") -> tuple[str, str]:
+                calls.append((domain, repository, owner))
+                return codeartifact.url, PASSWORD
 
-        monkeypatch.setattr(LayerStore, "codeartifact_index", codeartifact_index)
+        monkeypatch.setattr(cfn.app.dependencies, "store", CodeArtifactStore)  # the handler's own seam
+        monkeypatch.delenv("PACKAGE_INDEX_URL")  # the index is CodeArtifact's
         monkeypatch.setenv("CODEARTIFACT_DOMAIN", "corp")
         monkeypatch.setenv("CODEARTIFACT_REPOSITORY", "pypi-store")
         received = cfn.create(LAYER)

@@ -10,6 +10,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tests.support import aws
 from tests.support.cfn import Cloudformation
 
@@ -33,6 +35,7 @@ def imports(layer: Path, code: str) -> subprocess.CompletedProcess[str]:
                            + code], env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.network  # real wheels from PyPI: what only real packages can show
 def test_a_slim_layer_is_smaller_and_still_imports(cfn: Cloudformation, moto_endpoint: str, tmp_path: Path) -> None:
     props = {"LayerName": "numpy", "Requirements": ["numpy==2.1.3"], **HERE}
     full = cfn.create(props, logical_id="Full").body
@@ -53,6 +56,7 @@ def test_a_slim_layer_is_smaller_and_still_imports(cfn: Cloudformation, moto_end
     assert done.stdout.split() == ["2.1.3", "6"]
 
 
+@pytest.mark.network  # real wheels from PyPI: what only real packages can show
 def test_runtime_packages_are_excluded_and_the_rest_still_imports(cfn: Cloudformation, moto_endpoint: str,
                                                                  tmp_path: Path) -> None:
     props = {"LayerName": "sdk", "Requirements": ["requests==2.32.3", "boto3==1.35.0"],

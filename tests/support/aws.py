@@ -69,6 +69,12 @@ def layer_zip(endpoint: str, arn: str) -> tuple[bytes, Any]:
     return body, info
 
 
+def artifacts(endpoint: str, bucket: str = BUCKET) -> list[str]:
+    """The bucket's archives, spec pointers and staged files: what a build leaves (not the answer records)."""
+    listed = client("s3", endpoint).list_objects_v2(Bucket=bucket).get("Contents", [])
+    return sorted(str(o["Key"]) for o in listed if not str(o["Key"]).startswith(("requests/", "reaped/")))
+
+
 def reset(endpoint: str) -> None:
     """Forget everything moto holds (between tests)."""
     import urllib.request

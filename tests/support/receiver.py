@@ -74,6 +74,7 @@ class ResponseReceiver:
         self.cert_path, key_path = make_certificate(directory)
         self.ca_bundle = trust_bundle(self.cert_path, directory)
         self.received: list[Received] = []
+        self.status = 200  # what it answers each PUT with (CloudFormation's S3 answers 403 to an expired URL)
         self._lock = threading.Condition()
         receiver = self
 
@@ -84,7 +85,7 @@ class ResponseReceiver:
                 with receiver._lock:
                     receiver.received.append(Received(self.path, dict(self.headers), raw))
                     receiver._lock.notify_all()
-                self.send_response(200)
+                self.send_response(receiver.status)
                 self.send_header("content-length", "0")
                 self.end_headers()
 

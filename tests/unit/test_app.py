@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import app
+
+HANDLER = Path(__file__).resolve().parents[2] / "handler"
 
 GOOD = {"ResponseURL": "https://h/p", "StackId": "arn:aws:cloudformation:r:1:stack/s/id",
         "RequestId": "r", "LogicalResourceId": "L", "RequestType": "Create"}
@@ -26,25 +32,35 @@ def test_malformed_events_are_recognised(event: Any, problem: str) -> None:
     assert app.malformed(event) == problem
 
 
-def test_importing_the_handler_makes_no_aws_client() -> None:
-    # crhelper makes boto3 clients when constructed: that must wait for the first event.
-    assert app._helper is None or isinstance(app._helper, app.BoundedCfnResource)
+def test_importing_the_handler_makes_no_aws_client_and_no_crhelper() -> None:
+    # crhelper makes boto3 clients when constructed: that must wait for the first event. A fresh process, so
+    # nothing imported before can hide it.
+    script = (
+        "import boto3, boto3.session\n"
+        "made = []\n"
+        "boto3.client = lambda *a, **k: made.append(a)\n"
+        "boto3.session.Session.client = lambda self, *a, **k: made.append(a)\n"
+        "import app\n"
+        "print(made, app._helpers)\n"
+    )
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(HANDLER), "AWS_REGION": "us-east-1"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[] []"
 
 
 def test_the_helper_makes_no_aws_clients_and_leaves_the_environment_as_it_was(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import boto3
 
-    def no_clients(*args: object, **kwargs: object) -> None:
-        raise AssertionError("crhelper's polling clients must not be made")
-
-    monkeypatch.setattr(boto3, "client", no_clients)
+    made: list[tuple[object, ...]] = []
+    # Recorded, not raised: crhelper would catch an exception in its constructor and hide it.
+    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: made.append(args))
     monkeypatch.delenv("AWS_SAM_LOCAL", raising=False)
 
     helper = app.BoundedCfnResource(log_level="INFO", sleep_on_delete=0)
 
-    assert getattr(helper, "_init_failed") is None  # noqa: B009 - crhelper types hide it
-    assert helper._sam_local is None
-    import os
-
+    assert made == []
+    assert helper.sam_local_before is None
     assert "AWS_SAM_LOCAL" not in os.environ

@@ -50,7 +50,11 @@ class FakeStore:
         raise AssertionError("no staging in these tests")
 
     def remove(self, keys: Sequence[str]) -> None:
-        raise AssertionError("no staging in these tests")
+        for key in keys:
+            self.objects.pop(key, None)
+
+    def keys(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
 
     def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         raise AssertionError("no workers in these tests")
@@ -349,3 +353,36 @@ def test_requirements_whose_markers_exclude_the_target_fail_clearly(store: FakeS
         prov.create(request())
 
     assert store.published == []
+
+
+def test_a_version_a_dead_update_left_is_deleted_at_the_resources_next_request(store: FakeStore,
+                                                                              tmp_path: Path) -> None:
+    from pylayer.answers import orphan_key
+
+    prov = provider(store, tmp_path)
+    current = seed(store, prov, request(), 1)
+    store.versions_[2] = identity.describe("", identity.Marker("f" * 16, request().owner, 9, "included"))
+    theirs = seed(store, prov, request(logical_id="Other"), 3)
+    # The reaper's records: an Update of this resource published version 2 and died; a record naming another
+    # resource's version must not make the provider delete it.
+    store.objects[orphan_key(request().owner, store.arn(2))] = {"arn": store.arn(2)}
+    store.objects[orphan_key(request().owner, theirs)] = {"arn": theirs}
+
+    prov.update(request(physical_id=current))  # nothing changed: answered with version 1
+
+    assert store.deleted == [2]
+    assert 3 in store.versions_
+    assert not [k for k in store.objects if k.startswith("orphans/")]
+
+
+def test_a_version_reused_again_is_no_longer_an_orphan(store: FakeStore, tmp_path: Path) -> None:
+    from pylayer.answers import orphan_key
+
+    prov = provider(store, tmp_path)
+    arn = seed(store, prov, request(), 1)
+    store.objects[orphan_key(request().owner, arn)] = {"arn": arn}
+
+    outcome = prov.update(request(physical_id=arn))  # the request names it: kept, and its record goes
+
+    assert outcome.physical_id == arn and store.deleted == []
+    assert not [k for k in store.objects if k.startswith("orphans/")]

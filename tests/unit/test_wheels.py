@@ -145,7 +145,8 @@ def test_fetch_sends_the_index_credentials_only_to_the_index_host(tmp_path: Path
     seen: dict[str, object] = {}
 
     def opener(request: object, timeout: float) -> FakeResponse:
-        seen[getattr(request, "full_url", "")] = getattr(request, "headers", {}).get("Authorization")
+        # An unredirected header: urllib never carries it to where a redirect points.
+        seen[getattr(request, "full_url", "")] = request.unredirected_hdrs.get("Authorization")  # type: ignore[attr-defined]
         return FakeResponse(body)
 
     wheels.fetch(wheels.Wheel("a", "1", "https://pkgs.example/files/a.whl", sha), tmp_path / "1", index, 10, opener)
