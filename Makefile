@@ -3,20 +3,23 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat tests/requirements.txt layers/provider/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat tests/requirements.txt tests/requirements-checkov.txt layers/provider/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: venv demo test unit functional lint template build bench bench-zip bench-import clean
+.PHONY: venv demo test unit functional lint template build publish bench bench-zip bench-import clean
 
 venv: $(STAMP)
 
-$(STAMP): tests/requirements.txt layers/provider/requirements.txt pyproject.toml
+$(STAMP): tests/requirements.txt tests/requirements-checkov.txt layers/provider/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$$(cat layers/provider/uv-version.txt)"
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r tests/requirements.txt
 	@# This checkout as the installed `pylayer` command and cfn-lint rules (pylayer.lint), editable.
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@# checkov pins its own versions of libraries the tools above use: a virtual environment of its own.
+	test -x $(VENV)/checkov/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $(VENV)/checkov
+	$(BIN)/uv pip install --quiet --python $(VENV)/checkov/bin/python -r tests/requirements-checkov.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -37,6 +40,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/cfn-lint --append-rules pylayer.lint -- template.yaml examples/*.yaml
 	AWS_DEFAULT_REGION=us-east-1 PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam validate --lint
+	@# What infrastructure reviewers run: every check passes, or is skipped in the resource's Metadata with why.
+	$(VENV)/checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml $(addprefix -f ,$(wildcard examples/*.yaml))
 
 # Our provider against the naive pip-and-zip way (README.md, "Performance").
 # INDEX=public uses the public index instead of a local copy; RUNS=n runs per set.
@@ -74,6 +79,14 @@ layer-lock: $(STAMP)
 layer-diff: $(STAMP)
 	$(if $(and $(OLD),$(NEW)),,$(error OLD and NEW are not set: make layer-diff OLD=origin/main:template.yaml NEW=template.yaml))
 	$(BIN)/python -m handler diff $(OLD) $(NEW) $(ARGS)
+
+# The Serverless Application Repository entry: `make publish BUCKET=<a bucket SAR may read> [REGION=...]`
+# (sam package uploads the code, LICENSE and README.md; sam publish creates or updates the application).
+publish: build
+	$(if $(BUCKET),,$(error BUCKET is not set: make publish BUCKET=my-sar-artifacts))
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam package --template-file .aws-sam/build/template.yaml \
+		--s3-bucket $(BUCKET) --output-template-file packaged.yaml $(if $(REGION),--region $(REGION))
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam publish --template packaged.yaml $(if $(REGION),--region $(REGION))
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .bench-cache

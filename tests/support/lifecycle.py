@@ -44,7 +44,7 @@ class Stack:
 
     # -- the requests ------------------------------------------------------------------
 
-    def _send(self, request_type: str, logical_id: str, properties: Any, **kwargs: Any) -> dict[str, Any]:
+    def send(self, request_type: str, logical_id: str, properties: Any, **kwargs: Any) -> dict[str, Any]:
         if isinstance(properties, dict) and isinstance(properties.get("LayerName"), str):
             self.layer_names.add(properties["LayerName"])
         url = self.cfn.receiver.url()
@@ -70,7 +70,7 @@ class Stack:
 
     def create(self, logical_id: str, properties: Properties, *, later_resource_fails: bool = False) -> str:
         """CREATE: our resource, then (if it or a later resource failed) the rollback Delete."""
-        answer = self._send("Create", logical_id, properties)
+        answer = self.send("Create", logical_id, properties)
         if answer["Status"] == "FAILED":
             self.check(pending=set())
             self._rollback_delete(logical_id, properties, answer["PhysicalResourceId"])
@@ -83,15 +83,36 @@ class Stack:
         self.check()
         return "SUCCESS"
 
+    def create_that_dies(self, logical_id: str, properties: Properties,
+                         die: Callable[[dict[str, Any]], dict[str, Any]],
+                         reap: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
+        """CREATE whose invocation dies (``die`` runs it and returns Lambda's destination record), answered by
+        the reaper (``reap``); then the rollback Delete of whatever id that answer holds."""
+        if isinstance(properties.get("LayerName"), str):
+            self.layer_names.add(properties["LayerName"])
+        url = self.cfn.receiver.url()
+        request = event("Create", copy.deepcopy(properties), url, logical_id=logical_id, stack_id=self.stack_id)
+        record = die(request)
+        assert self.cfn.receiver.responses_for(url) == [], "the dead invocation answered"
+        reap(record)
+        responses: list[Received] = self.cfn.receiver.responses_for(url)
+        assert len(responses) == 1, f"expected the reaper's one answer, got {len(responses)}"
+        answer = responses[0].body
+        self.answers.append(answer)
+        assert answer["Status"] == "FAILED"
+        self.check(pending=set())
+        self._rollback_delete(logical_id, properties, answer["PhysicalResourceId"])
+        return answer
+
     def _rollback_delete(self, logical_id: str, properties: Properties, physical_id: str) -> None:
-        answer = self._send("Delete", logical_id, properties, physical_id=physical_id)
+        answer = self.send("Delete", logical_id, properties, physical_id=physical_id)
         assert answer["Status"] == "SUCCESS", f"rollback Delete failed: {answer['Reason']}"
         self.check()
 
     def update(self, logical_id: str, properties: Properties, *, later_resource_fails: bool = False) -> str:
         """UPDATE, with CloudFormation's cleanup or rollback sequence after it."""
         old = self.resources[logical_id]
-        answer = self._send("Update", logical_id, properties, physical_id=old.physical_id,
+        answer = self.send("Update", logical_id, properties, physical_id=old.physical_id,
                             old_properties=old.properties)
         new_id = answer["PhysicalResourceId"]
         if answer["Status"] == "FAILED":
@@ -105,7 +126,7 @@ class Stack:
             self._rollback_update(logical_id, failed_properties=properties, recorded_id=new_id)
             return "ROLLED_BACK"
         if new_id != old.physical_id:  # replacement: UPDATE_COMPLETE_CLEANUP_IN_PROGRESS
-            cleanup = self._send("Delete", logical_id, old.properties, physical_id=old.physical_id)
+            cleanup = self.send("Delete", logical_id, old.properties, physical_id=old.physical_id)
             assert cleanup["Status"] == "SUCCESS", f"cleanup Delete failed: {cleanup['Reason']}"
         self.resources[logical_id] = Resource(properties, new_id)
         self.check()
@@ -114,21 +135,21 @@ class Stack:
     def _rollback_update(self, logical_id: str, failed_properties: Properties, recorded_id: str) -> None:
         """UPDATE_ROLLBACK_IN_PROGRESS: old properties back, new ones as OldResourceProperties."""
         old = self.resources[logical_id]
-        answer = self._send("Update", logical_id, old.properties, physical_id=recorded_id,
+        answer = self.send("Update", logical_id, old.properties, physical_id=recorded_id,
                             old_properties=failed_properties)
         assert answer["Status"] == "SUCCESS", f"rollback Update failed: {answer['Reason']}"
         restored = answer["PhysicalResourceId"]
         assert restored == old.physical_id, \
             f"rollback answered {restored}, not the pre-update version {old.physical_id}"
         if recorded_id != restored:  # UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS
-            cleanup = self._send("Delete", logical_id, failed_properties, physical_id=recorded_id)
+            cleanup = self.send("Delete", logical_id, failed_properties, physical_id=recorded_id)
             assert cleanup["Status"] == "SUCCESS", f"rollback cleanup Delete failed: {cleanup['Reason']}"
         self.check()
 
     def delete(self) -> None:
         """DELETE of the whole stack."""
         for logical_id, resource in list(self.resources.items()):
-            answer = self._send("Delete", logical_id, resource.properties, physical_id=resource.physical_id)
+            answer = self.send("Delete", logical_id, resource.properties, physical_id=resource.physical_id)
             assert answer["Status"] == "SUCCESS", f"Delete failed: {answer['Reason']}"
             del self.resources[logical_id]
             self.check()

@@ -65,7 +65,10 @@ def resources() -> str:
         name = logical_id(runtime, architecture)
         ignore = "\n      cfn-lint:\n        config:\n          ignore_checks: [W2531]  # a deprecated runtime: " \
                  "created only when WorkerRuntimes names it" if runtime in DEPRECATED else ""
-        skips = "".join(f"\n          - id: {check}\n            comment: \"{why}\"" for check, why in SKIPPED_CHECKS)
+        checks = [*SKIPPED_CHECKS, *([("CKV_AWS_363", "A deprecated runtime: created only when WorkerRuntimes names "
+                                                     "it, for layers that still serve it.")]
+                                     if runtime in DEPRECATED else [])]
+        skips = "".join(f"\n          - id: {check}\n            comment: \"{why}\"" for check, why in checks)
         blocks.append(f"""  {name}:
     Type: AWS::Serverless::Function
     Condition: {name}
