@@ -36,7 +36,7 @@ class DyingLambda:
 
     def __call__(self, request: Mapping[str, Any]) -> dict[str, Any]:
         env = {**self.environment, "PYTHONPATH": os.pathsep.join([str(ROOT / "handler"), str(ROOT)])}
-        process = subprocess.Popen([sys.executable, "-m", "tests.bench_lambda"], cwd=ROOT, env=env,  # noqa: S603
+        process = subprocess.Popen([sys.executable, "-m", "tests.bench_lambda"], cwd=ROOT, env=env,
                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    text=True)
         assert process.stdin is not None
