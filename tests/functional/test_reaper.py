@@ -105,7 +105,8 @@ def test_an_update_that_died_after_publishing_leaves_nothing_behind(cfn: Cloudfo
     # The new version, as the dying Update published it before it could answer.
     url = cfn.receiver.url()
     request = event("Update", newer, url, physical_id=old, old_properties=SIX)
-    cfn.app.lambda_handler({**request, "ResponseURL": cfn.receiver.url()}, LambdaContext())  # publishes, answers elsewhere
+    # It publishes, and its answer goes elsewhere: as if it had died before answering.
+    cfn.app.lambda_handler({**request, "ResponseURL": cfn.receiver.url()}, LambdaContext())
     orphan = (aws.live_versions(moto_endpoint, "six") - {old}).pop()
     LayerStore(aws.BUCKET, aws.REGION).write_json(answers.record_key(request), {"state": "published",
                                                                                "published": orphan})
