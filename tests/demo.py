@@ -2,7 +2,9 @@
 
 moto's server on loopback stands in for S3 and Lambda, a local HTTPS receiver
 for CloudFormation's ResponseURL. Real CloudFormation-shaped events drive the
-real handler through a stack's life: Create a layer from the public index,
+real handler through a stack's life: Create a layer from the public index
+for two runtimes (each gets its own wheels where they differ, and bytecode
+compiled by a local interpreter of its own version: the local runtime workers),
 Update it (the replacement), the cleanup Delete of the old version, and the
 stack's Delete. Exits non-zero if an answer was not SUCCESS or the layer
 versions in moto differ from what the stack should hold.
@@ -30,7 +32,7 @@ from tests.support.cfn import Cloudformation  # noqa: E402
 from tests.support.receiver import Received, ResponseReceiver  # noqa: E402
 
 CREATE = {"LayerName": "demo-layer", "Requirements": ["requests==2.32.3"],
-          "Runtime": "python3.12", "Architecture": "arm64"}
+          "CompatibleRuntimes": ["python3.12", "python3.13"], "Architecture": "arm64"}
 UPDATE = {**CREATE, "Requirements": ["requests==2.32.3", "pydantic==2.10.4"]}
 
 
@@ -45,9 +47,15 @@ def packages_in(endpoint: str, answer: dict[str, Any]) -> list[str]:
     with zipfile.ZipFile(io.BytesIO(body)) as zf:
         names = zf.namelist()
     shared = sum(1 for n in names if n.endswith(".so"))
-    found = sorted(n.split("/")[1].removesuffix(".dist-info").replace("-", "==", 1)
-                   for n in names if n.endswith(".dist-info/METADATA"))
-    return [*found, f"({len(names)} files, {shared} shared objects)"]
+    found = []
+    for name in sorted(n for n in names if n.endswith(".dist-info/METADATA")):
+        parts = name.split("/")
+        folder = "python/" if len(parts) == 3 else f"{parts[2]} only"
+        found.append(f"{parts[-2].removesuffix('.dist-info').replace('-', '==', 1):<32} {folder}")
+    tags = sorted({n.rsplit(".", 2)[-2] for n in names if n.endswith(".pyc")})
+    pycs = ", ".join(f"{sum(1 for n in names if n.endswith(f'.{t}.pyc'))} {t}" for t in tags)
+    locks = [n for n in names if n.startswith("pylayer/")]
+    return [*found, f"({len(names)} files: {shared} shared objects, .pyc {pycs or 'none'}, {len(locks)} locks)"]
 
 
 def step(endpoint: str, title: str, send: Callable[[], Received],
@@ -65,6 +73,7 @@ def step(endpoint: str, title: str, send: Callable[[], Received],
         print(f"   CodeSize            {int(data['CodeSize']):>12,} bytes (zip)")
         print(f"   UnzippedSize        {int(data['UnzippedSize']):>12,} bytes")
         print(f"   CodeSha256          {data['CodeSha256']}")
+        print(f"   Bytecode            {data['Bytecode']}")
         for line in packages_in(endpoint, answer):
             print(f"   package             {line}")
     live = aws.live_versions(endpoint, str(CREATE["LayerName"]))
@@ -82,7 +91,9 @@ def run(create: dict[str, Any], update: dict[str, Any]) -> None:
         try:
             os.environ.update(aws.aws_environment(endpoint))
             os.environ.update(SSL_CERT_FILE=str(receiver.ca_bundle), PYLAYER_WORK_ROOT=str(root / "work"),
-                              POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
+                              POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+                              # The local receiver is the only CloudFormation here.
+                              PYLAYER_RESPONSE_HOSTS="localhost")
             aws.client("s3", endpoint).create_bucket(Bucket=aws.BUCKET)
             print(f"moto server at {endpoint}; CloudFormation responses to https://localhost:{receiver.port}")
             cfn = Cloudformation(receiver)
@@ -107,10 +118,12 @@ def run(create: dict[str, Any], update: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requirement", action="append", help="requirement for the Create (repeatable)")
-    parser.add_argument("--runtime", default=CREATE["Runtime"])
+    parser.add_argument("--runtime", action="append", help="a runtime the layer serves (repeatable; default: "
+                        + ", ".join(CREATE["CompatibleRuntimes"]) + ")")
     parser.add_argument("--architecture", default=CREATE["Architecture"])
     args = parser.parse_args(argv)
-    create = {**CREATE, "Runtime": args.runtime, "Architecture": args.architecture}
+    create = {**CREATE, "CompatibleRuntimes": args.runtime or CREATE["CompatibleRuntimes"],
+              "Architecture": args.architecture}
     if args.requirement:
         create["Requirements"] = args.requirement
     update = {**create, "Requirements": [*create["Requirements"], "pydantic==2.10.4"]}
