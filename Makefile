@@ -43,7 +43,7 @@ lint: $(STAMP)
 	@# What infrastructure reviewers run: every check passes, or is skipped in the resource's Metadata with why.
 	$(VENV)/checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml $(addprefix -f ,$(wildcard examples/*.yaml))
 
-# Our provider against the naive pip-and-zip way (README.md, "Performance").
+# Our provider against the naive pip-and-zip way (docs/performance.md).
 # INDEX=public uses the public index instead of a local copy; RUNS=n runs per set.
 INDEX ?= local
 bench: $(STAMP)
@@ -64,21 +64,21 @@ template: $(STAMP)
 build: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
 
-# Developer commands on the provider's own build engine (README.md, "Local builds, locks and diffs").
+# The pylayer command (docs/tools.md) on the provider's own build engine.
 # ARGS passes more options, e.g. ARGS="--runtime python3.12 --architecture x86_64" or ARGS="--format markdown".
 .PHONY: layer-build layer-lock layer-diff
 
 layer-build: $(STAMP)
 	$(if $(LAYER),,$(error LAYER is not set: make layer-build LAYER=layers/NAME))
-	$(BIN)/python -m handler build $(LAYER) $(ARGS)
+	$(BIN)/pylayer build $(LAYER) $(ARGS)
 
 layer-lock: $(STAMP)
 	$(if $(TEMPLATE),,$(error TEMPLATE is not set: make layer-lock TEMPLATE=examples/consumer.yaml))
-	$(BIN)/python -m handler lock $(TEMPLATE) $(ARGS)
+	$(BIN)/pylayer lock $(TEMPLATE) $(ARGS)
 
 layer-diff: $(STAMP)
 	$(if $(and $(OLD),$(NEW)),,$(error OLD and NEW are not set: make layer-diff OLD=origin/main:template.yaml NEW=template.yaml))
-	$(BIN)/python -m handler diff $(OLD) $(NEW) $(ARGS)
+	$(BIN)/pylayer diff $(OLD) $(NEW) $(ARGS)
 
 # The Serverless Application Repository entry: `make publish BUCKET=<a bucket SAR may read> [REGION=...]`
 # (sam package uploads the code, LICENSE and README.md; sam publish creates or updates the application).

@@ -153,6 +153,7 @@ class Container:
         work_root.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **aws.aws_environment(endpoint), "SSL_CERT_FILE": str(receiver.ca_bundle),
                "PYLAYER_WORK_ROOT": str(work_root), "POWERTOOLS_LOG_LEVEL": "WARNING",
+               "PYLAYER_RESPONSE_HOSTS": "localhost",  # the receiver stands in for CloudFormation's
                "PYTHONPATH": os.pathsep.join([str(ROOT / "handler"), str(ROOT)])}
         env.pop("PYLAYER_CACHE_DIR", None)
         if index_url:
@@ -248,7 +249,7 @@ def table(rows: list[Row], index: str, runs: int) -> str:
 
 def phases_table(rows: list[Row]) -> str:
     """Where the provider's time goes: median seconds per phase."""
-    names = ("install", "zip", "upload", "publish")
+    names = ("install", "verify", "zip", "upload", "publish")
     lines = ["| set | mode | " + " | ".join(names) + " | handler total |", "|---|---|" + "---|" * (len(names) + 1)]
     for row in rows:
         cells = []

@@ -18,10 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
-from . import archive, fitting, install, layout, lockfile, slim, wheels
-from .errors import InstallFailed
+from . import archive, failures, fitting, install, layout, lockfile, slim, wheels
+from .errors import InstallFailed, ProviderError
 from .index import Index
 from .properties import LayerSpec
 from .simpleindex import IndexFile, project_files
@@ -114,8 +115,26 @@ class Engine:
         command = install.plan_uv_lock(install.find_uv(), folder / "requirements.in", target, lock,
                                        self.cache("uv"), index, uv_platform=uv_platform,
                                        constraints=constraint_file)
-        install.run(command, target, time_left())
+        try:
+            install.run(command, target, time_left())
+        except InstallFailed as failed:
+            raise self._explained(failed, index, target, time_left) from None
         return wheels.parse_lock(lock.read_text(), target)
+
+    def _explained(self, failed: InstallFailed, index: Index, target: Target,
+                   time_left: Callable[[], float]) -> InstallFailed:
+        """uv's "no usable wheels" of a pinned release, told apart: source only, or wheels for other targets."""
+        pinned = failures.pinned_unusable(failed.detail)[:5]
+        if not pinned:
+            return failed
+        releases: dict[str, list[str]] = {}
+        for package, version in pinned:
+            try:
+                files = self.lister(index, package, min(max(time_left(), 1.0), FETCH_STALL_SECONDS))
+            except ProviderError:
+                return failed  # uv's own account, then
+            releases[package] = [f.filename for f in files if _release_of(f.filename) == _version(version)]
+        return InstallFailed(failures.summarize_failure(failed.detail, target, releases), failed.detail)
 
     def resolve_all(self, spec: LayerSpec, workdir: Path, index: Index,
                     time_left: Callable[[], float]) -> dict[Target, list[wheels.Wheel]]:
@@ -187,6 +206,21 @@ class Engine:
         chosen = {t: [wheel for wheel, _ in pairs] for t, pairs in held.items()}
         folders = {t: {wheel.name: folder for wheel, folder in pairs} for t, pairs in held.items()}
         return Built(entries, chosen, folders=folders)
+
+
+def _version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def _release_of(filename: str) -> Version | None:
+    """The version of a wheel file name; None for anything else (a source distribution)."""
+    try:
+        return parse_wheel_filename(filename)[1] if filename.endswith(".whl") else None
+    except InvalidWheelFilename:
+        return None
 
 
 _DIST_INFO = re.compile(r"^(?P<name>[^/-]+)-(?P<version>[^/-]+)\.dist-info$")

@@ -14,9 +14,14 @@ than ``MAX_REASON`` characters.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from packaging.tags import Tag
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from .fitting import supported_tags
 from .properties import clip
 from .target import Target
 
@@ -63,12 +68,20 @@ class WheelProblem:
     kind: Kind
 
 
-def summarize_failure(stderr: str, target: Target) -> str:
-    """The one sentence of installer output that tells the user what went wrong."""
+def summarize_failure(stderr: str, target: Target, releases: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The one sentence of installer output that tells the user what went wrong.
+
+    ``releases``: the wheel file names the index has for a pinned release uv called unusable
+    (``pinned_unusable``), where the caller looked them up: uv says "no usable wheels" both of a release
+    that is source only and of one whose wheels are all for other Pythons (numpy 2.1 on python3.9).
+    """
     text = clean(stderr)
     problems = wheel_problems(text)
     if problems:
-        return _no_wheel_reason(problems, _found_tags(text, problems), target)
+        tags = _found_tags(text, problems)
+        if releases:
+            problems, tags = _with_releases(problems, tags, releases, target)
+        return _no_wheel_reason(problems, tags, target)
     refused = _INDEX_REFUSED.search(text)
     if refused:
         return (f"Install failed for {target.describe()}: the package index refused the provider's "
@@ -126,6 +139,41 @@ def wheel_problems(text: str) -> list[WheelProblem]:
             problem = WheelProblem(match["package"], _package(match["package"]), "none")
             found.setdefault(f"{problem.name}\0{problem.kind}", problem)
     return list(found.values())
+
+
+def pinned_unusable(stderr: str) -> list[tuple[str, str]]:
+    """(project, version) of each ``name==version`` uv called unusable for no stated reason."""
+    found = []
+    for problem in wheel_problems(clean(stderr)):
+        _, operator, version = problem.name.partition("==")
+        if problem.kind == "none" and operator and re.fullmatch(r"[A-Za-z0-9.+!_-]+", version):
+            found.append((problem.package, version))
+    return found
+
+
+def _with_releases(problems: list[WheelProblem], tags: list[str], releases: Mapping[str, Sequence[str]],
+                   target: Target) -> tuple[list[WheelProblem], list[str]]:
+    """A release uv called unusable that has wheels is one for other Pythons or platforms: say which."""
+    accepted = {(t.interpreter, t.abi) for t in supported_tags(target)}
+    changed = []
+    for problem in problems:
+        found = [tag for name in releases.get(problem.package, ()) for tag in _wheel_tags(name)]
+        if problem.kind != "none" or not found:
+            changed.append(problem)
+            continue
+        python_fits = any((t.interpreter, t.abi) in accepted for t in found)
+        kind: Kind = "platform" if python_fits else "python"
+        changed.append(WheelProblem(problem.name, problem.package, kind))
+        shown = sorted({t.platform if python_fits else t.interpreter for t in found})
+        tags = tags + [t for t in shown if t not in tags]
+    return changed, tags
+
+
+def _wheel_tags(filename: str) -> frozenset[Tag]:
+    try:
+        return parse_wheel_filename(filename)[3]
+    except InvalidWheelFilename:
+        return frozenset()
 
 
 def _kind(reason: str) -> Kind:

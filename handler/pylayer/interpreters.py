@@ -1,15 +1,16 @@
 """Local Python interpreters by version and machine, for the local runtime workers.
 
 Looked for, in order: ``PYLAYER_PYTHONS`` (``3.12=/usr/bin/python3.12;3.11/aarch64=/opt/x/bin/python3.11``),
-``uv python find``, ``pythonX.Y`` on PATH, pyenv's versions (``$PYENV_ROOT`` or ``~/.pyenv``; uv does
-not look there), and an emulated aarch64 interpreter set up by ``.ci/setup-arm64-python``
-(``$PYLAYER_ARM64_ROOT``, default /opt/pylayer-arm64). Each candidate is started once to learn what it
-really is.
+``pythonX.Y`` on PATH, pyenv's versions (``$PYENV_ROOT`` or ``~/.pyenv``; uv does not look there),
+``uv python find`` (last of these: it takes half a second), and an emulated aarch64 interpreter set up
+by ``.ci/setup-arm64-python`` (``$PYLAYER_ARM64_ROOT``, default /opt/pylayer-arm64). Each candidate is
+started once to learn what it really is.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -38,6 +39,7 @@ class Interpreters:
         self.uv = uv
         self._found: dict[tuple[str, str], Interpreter | None] = {}
         self._probed: dict[tuple[str, ...], Interpreter | None] = {}
+        self._uv_found: dict[str, str] = {}
 
     def find(self, version: str, machine: str) -> Interpreter | None:
         key = (version, machine)
@@ -52,11 +54,6 @@ class Interpreters:
             wanted, _, arch = name.strip().partition("/")
             if path and wanted == version and arch in ("", machine):
                 yield (path.strip(),)
-        if self.uv:
-            found = _output([self.uv, "python", "find", "--system", "--no-config", version],
-                            {**self.environ, "UV_PYTHON_DOWNLOADS": "never"})
-            if found:
-                yield (found,)
         on_path = shutil.which(f"python{version}", path=self.environ.get("PATH", ""))
         if on_path and "/shims/" not in on_path:  # a pyenv shim fails unless its version is active
             yield (on_path,)
@@ -64,8 +61,21 @@ class Interpreters:
         installed = pyenv.glob(f"versions/{version}.*/bin/python{version}")
         for found_path in sorted(installed, key=lambda p: _release(p.parts[-3]), reverse=True):  # newest first
             yield (str(found_path),)
+        # uv's own interpreters and what it finds elsewhere: last, since it takes half a second; and only
+        # for this machine's own (uv finds no emulated ones).
+        found = self._uv_find(version) if machine == platform.machine() else ""
+        if found:
+            yield (found,)
         # An emulated aarch64 interpreter (.ci/setup-arm64-python): each candidate's probe says its machine.
         yield (str(Path(self.environ.get("PYLAYER_ARM64_ROOT", ARM64_ROOT)) / "bin" / f"python{version}"),)
+
+    def _uv_find(self, version: str) -> str:
+        if not self.uv:
+            return ""
+        if version not in self._uv_found:
+            self._uv_found[version] = _output([self.uv, "python", "find", "--system", "--no-config", version],
+                                              {**self.environ, "UV_PYTHON_DOWNLOADS": "never"})
+        return self._uv_found[version]
 
     def _probe(self, command: tuple[str, ...]) -> Interpreter | None:
         if command not in self._probed:
@@ -76,6 +86,19 @@ class Interpreters:
                     version, machine = out.split()
                     self._probed[command] = Interpreter(command, version, machine)
         return self._probed[command]
+
+
+_SHARED: dict[tuple[str, ...], Interpreters] = {}
+# What decides what the search finds.
+_SEARCH_VARIABLES = ("PYLAYER_PYTHONS", "PATH", "PYENV_ROOT", "HOME", "PYLAYER_ARM64_ROOT")
+
+
+def shared(uv: str | None) -> Interpreters:
+    """One search per process (a warm Lambda container, the bench's), redone when its environment changes."""
+    key = (uv or "", *(os.environ.get(name, "") for name in _SEARCH_VARIABLES))
+    if key not in _SHARED:
+        _SHARED[key] = Interpreters(uv=uv)
+    return _SHARED[key]
 
 
 def _release(name: str) -> tuple[int, ...]:

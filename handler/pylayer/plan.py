@@ -30,6 +30,7 @@ class Artifact:
     unzipped_size: int
     packages: tuple[str, ...] = ()
     bytecode: str = ""  # the Bytecode attribute of the build that made it
+    uncompiled: tuple[str, ...] = ()  # runtimes it has no bytecode for, for want of a worker then
 
 
 @dataclass(frozen=True)

@@ -16,18 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import archive, identity, plan, sharing, wheels
+from . import archive, identity, interpreters, plan, sharing, wheels
 from .answers import ORPHANS, Journal, orphan_key
 from .builder import Engine
 from .credentials import index_for
 from .deadline import Deadline
 from .errors import ProviderError
 from .identity import BYTECODE_STATES, Marker
-from .interpreters import Interpreters
 from .layerversion import LayerVersion
 from .observe import Observer, Quiet
 from .properties import LayerSpec, parse
 from .settings import Settings
+from .target import Target
 from .verify import verify
 from .workers import LambdaWorkers, LocalWorkers, RuntimeSite, StaticCheck, Workers
 from .workspace import Workspace
@@ -147,6 +147,10 @@ class Provider:
             lookup = pool.submit(self._reusable_artifact, pointer) if self.settings.bucket else None
             versions = self.store.versions(spec.layer_name)
             artifact = lookup.result() if lookup is not None else None
+        if artifact is not None and self._compiles_now(spec, artifact.uncompiled):
+            log.info("Not reusing the archive %s: it has no bytecode for %s, which now has a worker", artifact.key,
+                     ", ".join(artifact.uncompiled))
+            artifact = None
         steps = plan.plan_apply(versions, version_key, request.owner, request.physical_id, artifact)
         log.info("Plan: %s", steps.describe())
         for step in steps.steps:
@@ -165,6 +169,14 @@ class Provider:
             self.observer.measure("ArchiveReused", 0, "Count")
             return self._publish(spec, built, version_key, request.owner, timings)
         raise AssertionError("a plan always ends with Build")
+
+    def _compiles_now(self, spec: LayerSpec, uncompiled: tuple[str, ...]) -> bool:
+        """Whether a worker now compiles for a runtime an archive was built without bytecode for."""
+        if spec.bytecode == "false":
+            return False
+        able = (self.workers.capability(Target(runtime, spec.architecture)) for runtime in uncompiled
+                if runtime in spec.runtimes)
+        return any(a is not None and a.compile for a in able)
 
     def _reuse(self, spec: LayerSpec, chosen: LayerVersion, owner: str) -> Outcome | None:
         details = self.store.get(chosen)
@@ -186,7 +198,8 @@ class Provider:
             return None  # expired by the bucket's lifecycle rule
         packages = tuple(str(p) for p in found.get("packages", []) if isinstance(p, str))
         bytecode = found.get("bytecode") if found.get("bytecode") in BYTECODE_STATES else ""
-        return plan.Artifact(found["key"], found["unzipped_size"], packages, str(bytecode or ""))
+        uncompiled = tuple(str(r) for r in found.get("uncompiled", []) if isinstance(r, str))
+        return plan.Artifact(found["key"], found["unzipped_size"], packages, str(bytecode or ""), uncompiled)
 
     def _build(self, spec: LayerSpec, content_key: str, pointer: str, timings: dict[str, float]) -> plan.Artifact:
         with self.workspace.workdir() as workdir, self.workspace.guard():
@@ -220,10 +233,11 @@ class Provider:
                 self.store.upload(zipped.path, key)
             packages = built.packages
             self.store.write_json(pointer, {"key": key, "unzipped_size": zipped.unzipped_size,
-                                            "packages": list(packages), "bytecode": verified.bytecode})
+                                            "packages": list(packages), "bytecode": verified.bytecode,
+                                            "uncompiled": list(verified.uncompiled)})
             timings["upload"] = time.monotonic() - started
         wheels.prune(self.settings.cache_root / "wheels", self.workspace.cache_budget())
-        return plan.Artifact(key, zipped.unzipped_size, packages, verified.bytecode)
+        return plan.Artifact(key, zipped.unzipped_size, packages, verified.bytecode, verified.uncompiled)
 
     def _publish(self, spec: LayerSpec, artifact: plan.Artifact, version_key: str, owner: str,
                  timings: dict[str, float]) -> Outcome:
@@ -233,9 +247,9 @@ class Provider:
         with self.observer.phase("publish"):
             published, retried = self.store.publish(spec, artifact.key, identity.describe(spec.description, marker))
         self.journal.published(published.arn)  # before anything else can fail: the reaper can name it
-        if retried:
-            self._drop_duplicates(spec, version_key, owner, keep=published.arn)
         try:
+            if retried:
+                self._drop_duplicates(spec, version_key, owner, keep=published.arn)
             self._share(spec, published.arn)
         except Exception:
             # Not answered with, so never deleted by CloudFormation: delete it here.
@@ -316,7 +330,7 @@ def workers_for(settings: Settings, store: Store, engine: Engine) -> Workers:
         return StaticCheck()
     from .install import find_uv
 
-    return LocalWorkers(Interpreters(uv=_optional(find_uv)), RuntimeSite(engine.cache_root / "runtime", find_uv))
+    return LocalWorkers(interpreters.shared(_optional(find_uv)), RuntimeSite(engine.cache_root / "runtime", find_uv))
 
 
 def _optional(find: Callable[[], str]) -> str | None:

@@ -32,6 +32,12 @@ def _explain(action: str, error: Exception, attempts: int) -> AwsCallFailed:
     return AwsCallFailed(f"{action} failed: {code}.", str(error))
 
 
+def _attempts(client: Any, default: int) -> int:
+    """The attempts this client makes in all (botocore counts max_attempts as retries after the first)."""
+    retries = getattr(getattr(getattr(client, "meta", None), "config", None), "retries", None) or {}
+    return int(retries.get("total_max_attempts", default))
+
+
 class LayerStore:
     """S3 artifacts and Lambda layer versions, with boto3's standard retries (backoff with jitter)."""
 
@@ -42,6 +48,11 @@ class LayerStore:
         self.max_attempts = max_attempts
         self._session = session
         self._clients: dict[tuple[str, str | None, int, int | None], Any] = {}
+
+    @property
+    def attempts(self) -> int:
+        """Attempts per call in all: botocore's max_attempts counts the retries after the first."""
+        return self.max_attempts + 1
 
     def _client(self, service: str, region: str | None = None, read_timeout: int = 120,
                 max_attempts: int | None = None) -> Any:
@@ -67,7 +78,7 @@ class LayerStore:
         try:
             return getattr(client, operation)(**request)
         except (ClientError, BotoCoreError) as exc:
-            raise _explain(action, exc, self.max_attempts) from None
+            raise _explain(action, exc, _attempts(client, self.attempts)) from None
 
     def upload(self, path: Path, key: str) -> bool:
         """Put the archive under key unless it is already there. True if uploaded."""
@@ -92,9 +103,16 @@ class LayerStore:
         return [str(item["Key"]) for item in answer.get("Contents", [])]
 
     def remove(self, keys: Sequence[str]) -> None:
-        if keys:
-            self._call(f"Deleting from s3://{self.bucket}", "s3", "delete_objects", Bucket=self.bucket,
-                       Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+        if not keys:
+            return
+        answer = self._call(f"Deleting from s3://{self.bucket}", "s3", "delete_objects", Bucket=self.bucket,
+                            Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+        # DeleteObjects answers 200 when some keys were refused (AccessDenied): each is listed in Errors.
+        refused = answer.get("Errors") or []
+        if refused:
+            first = refused[0]
+            raise AwsCallFailed(f"Deleting s3://{self.bucket}/{first.get('Key', '?')} failed: "
+                                f"{first.get('Code', '?')}.", json.dumps(refused)[:2000])
 
     def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         """A runtime worker's answer; its own failure (FunctionError) as {"error": ...}."""
@@ -121,7 +139,7 @@ class LayerStore:
         except ClientError as exc:
             if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
-            raise _explain(f"Reading s3://{self.bucket}/{key}", exc, self.max_attempts) from None
+            raise _explain(f"Reading s3://{self.bucket}/{key}", exc, self.attempts) from None
         try:
             value = json.loads(body)
         except ValueError:
@@ -141,7 +159,7 @@ class LayerStore:
         except ClientError as exc:
             if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return False
-            raise _explain(f"Reading s3://{self.bucket}/{key}", exc, self.max_attempts) from None
+            raise _explain(f"Reading s3://{self.bucket}/{key}", exc, self.attempts) from None
 
     def publish(self, spec: LayerSpec, key: str, description: str) -> tuple[LayerVersion, bool]:
         """The new version, and whether boto3 retried the call (a lost answer may have published a twin)."""
@@ -174,7 +192,7 @@ class LayerStore:
             self._client("lambda", ref.region).add_layer_version_permission(**request)
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) != "ResourceConflictException":
-                raise _explain(f"AddLayerVersionPermission for {ref.arn}", exc, self.max_attempts) from None
+                raise _explain(f"AddLayerVersionPermission for {ref.arn}", exc, self.attempts) from None
 
     def versions(self, layer_name: str) -> list[LayerVersion]:
         """Every existing version of a layer (none if the layer does not exist)."""
@@ -191,7 +209,7 @@ class LayerStore:
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 return []
-            raise _explain(f"ListLayerVersions for {layer_name}", exc, self.max_attempts) from None
+            raise _explain(f"ListLayerVersions for {layer_name}", exc, self.attempts) from None
         return found
 
     def get(self, ref: LayerVersion) -> LayerVersion | None:
@@ -204,7 +222,7 @@ class LayerStore:
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 return None
-            raise _explain(f"GetLayerVersion for {ref.arn}", exc, self.max_attempts) from None
+            raise _explain(f"GetLayerVersion for {ref.arn}", exc, self.attempts) from None
         return _version(answer)
 
     def delete(self, ref: LayerVersion) -> None:
@@ -216,7 +234,7 @@ class LayerStore:
                                                                     VersionNumber=ref.number)
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) != "ResourceNotFoundException":
-                raise _explain(f"DeleteLayerVersion for {ref.arn}", exc, self.max_attempts) from None
+                raise _explain(f"DeleteLayerVersion for {ref.arn}", exc, self.attempts) from None
 
     def codeartifact_index(self, domain: str, repository: str, owner: str = "") -> tuple[str, str]:
         """The repository's PyPI simple-API URL and a fresh authorization token (15 minutes)."""

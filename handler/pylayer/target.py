@@ -1,6 +1,6 @@
 """What a Lambda runtime and architecture mean for the installer.
 
-python3.8-3.11 run on Amazon Linux 2 (glibc 2.26), python3.12 and newer on
+python3.9-3.11 run on Amazon Linux 2 (glibc 2.26), python3.12 and newer on
 Amazon Linux 2023 (glibc 2.34). A wheel built for a newer glibc than the
 runtime's imports fine on the builder and fails on Lambda, so the allowed
 manylinux tags are part of the target.

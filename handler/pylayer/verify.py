@@ -40,19 +40,24 @@ class Jobs:
     no_bytecode: tuple[Target, ...]  # runtimes that get no bytecode although it was asked for
 
 
-def plan_jobs(spec: LayerSpec, capabilities: Mapping[Target, Capability | None]) -> Jobs:
+# Where workers come from, for a reason that says none is there (the transport may say better).
+WORKERS_FROM = "the provider's WorkerRuntimes and WorkerArchitectures parameters"
+
+
+def plan_jobs(spec: LayerSpec, capabilities: Mapping[Target, Capability | None], workers_from: str = WORKERS_FROM
+              ) -> Jobs:
     """What each runtime's worker does; refuses what the spec requires and no worker can do."""
     workers, static, no_bytecode = [], [], []
     for target in spec.targets:
         able = capabilities.get(target)
         if spec.import_check and (able is None or not able.imports):
-            raise NotLoadable(f"ImportCheck needs a {target.describe()} worker to import on, and this provider "
-                              "has none (its WorkerRuntimes parameter).")
+            raise NotLoadable(f"ImportCheck needs a {target.describe()} worker to import on, and there is none "
+                              f"({workers_from}).")
         compiles = spec.bytecode != "false" and able is not None and able.compile
         if spec.bytecode != "false" and not compiles:
             if spec.bytecode == "true":
-                raise NotLoadable(f"Bytecode is true, but this provider has no {target.runtime} worker to compile "
-                                  "for it (its WorkerRuntimes parameter); set Bytecode to auto or false.")
+                raise NotLoadable(f"Bytecode is true, but there is no {target.describe()} worker to compile for it "
+                                  f"({workers_from}); set Bytecode to auto or false.")
             no_bytecode.append(target)
         if able is None:
             static.append(Job(target, False))
@@ -128,6 +133,7 @@ class Verified:
     bytecode_note: str = ""  # why, for the log
     reports: tuple[Report, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    uncompiled: tuple[str, ...] = ()  # runtimes that got no bytecode for want of a worker
 
     @property
     def unchanged(self) -> bool:
@@ -153,7 +159,8 @@ def bytecode_state(spec: LayerSpec, compiled: Sequence[Target], missing: Sequenc
 def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], workers: Workers, workdir: Path,
            time_left: Callable[[], float], static: Workers | None = None) -> Verified:
     staged = archive.write_zip(entries, workdir / "staged.zip")
-    jobs = plan_jobs(spec, {t: workers.capability(t) for t in spec.targets})
+    jobs = plan_jobs(spec, {t: workers.capability(t) for t in spec.targets},
+                     getattr(workers, "workers_from", WORKERS_FROM))
     reports = list(workers.run(staged.path, jobs.workers, workdir, time_left)) if jobs.workers else []
     if jobs.static:
         reports += (static or StaticCheck()).run(staged.path, jobs.static, workdir, time_left)
@@ -167,11 +174,12 @@ def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], wor
         log.warning("No bytecode for %s: no worker for that runtime", target.describe())
     if findings.errors:
         raise NotLoadable(findings.errors[0], "\n".join(findings.errors))
+    uncompiled = tuple(t.runtime for t in jobs.no_bytecode)
     made = [r for r in reports if r.bytecode is not None]
     compiled = [r.job.target for r in made]
     if not made:
         return Verified(entries, staged, *bytecode_state(spec, compiled, jobs.no_bytecode), tuple(reports),
-                        findings.warnings)
+                        findings.warnings, uncompiled)
     with_bytecode = sorted([*entries, *(e for r in made for e in bytecode_entries(r.bytecode or Path()))],
                            key=lambda e: e.arcname)
     try:
@@ -183,9 +191,9 @@ def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], wor
         why = "the layer would be over Lambda's 262.1 MB unzipped with it"
         log.warning("Bytecode left out: %s", why)
         return Verified(entries, staged, *bytecode_state(spec, compiled, jobs.no_bytecode, why), tuple(reports),
-                        findings.warnings)
+                        findings.warnings, uncompiled)
     return Verified(with_bytecode, staged, *bytecode_state(spec, compiled, jobs.no_bytecode), tuple(reports),
-                    findings.warnings)
+                    findings.warnings, uncompiled)
 
 
 def _summary(data: Mapping[str, Any]) -> dict[str, Any]:

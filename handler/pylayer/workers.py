@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from .errors import InstallFailed, WorkerFailed
 from .interpreters import Interpreter, Interpreters
@@ -115,6 +115,8 @@ class StaticCheck:
 @dataclass
 class LocalWorkers:
     interpreters: Interpreters
+    # ClassVar: where a missing worker would come from, for the reason that says it is missing.
+    workers_from: ClassVar[str] = "local interpreters: PYLAYER_PYTHONS, pythonX.Y on PATH, pyenv, uv"
     runtime_site: Callable[[Target], Path | None] = lambda target: None
     processes: int = field(default_factory=lambda: os.cpu_count() or 1)
 

@@ -47,7 +47,7 @@ def test_a_throttled_publish_is_retried_with_backoff(cfn: Cloudformation, inject
 
 @pytest.mark.parametrize(("operation", "fault", "reason"), [
     ("PublishLayerVersion", faults.THROTTLED_LAMBDA,
-     "PublishLayerVersion for six failed: TooManyRequestsException (throttled, still after 3 attempts). "
+     "PublishLayerVersion for six failed: TooManyRequestsException (throttled, still after 4 attempts). "
      "Retry the deployment."),
     ("PublishLayerVersion", faults.DENIED_LAMBDA,
      "PublishLayerVersion for six failed: AccessDeniedException. Check the provider role's permissions."),
@@ -56,7 +56,7 @@ def test_a_throttled_publish_is_retried_with_backoff(cfn: Cloudformation, inject
      "Check the provider role's permissions."),
     ("PutObject", faults.SLOW_DOWN_S3,
      "Uploading the layer archive to s3://python-layer-artifacts failed: SlowDown (throttled, "
-     "still after 3 attempts). Retry the deployment."),
+     "still after 4 attempts). Retry the deployment."),
 ])
 def test_aws_refusals_fail_clearly_and_leave_nothing(cfn: Cloudformation, injected: faults.Faults,
                                                      moto_endpoint: str, work_root: Path, operation: str,
@@ -67,6 +67,8 @@ def test_aws_refusals_fail_clearly_and_leave_nothing(cfn: Cloudformation, inject
 
     assert answer["Status"] == "FAILED"
     assert answer["Reason"] == reason
+    if operation == "PublishLayerVersion" and "attempts" in reason:  # the count the reason gives is the count made
+        assert injected.calls[operation] == 4
     assert_nothing_left(moto_endpoint, work_root)
 
 

@@ -125,8 +125,8 @@ def test_bytecode_follows_the_workers_there_are(cfn: Cloudformation, index: Loca
     assert [a["Data"].get("Bytecode") for a in (only_13, both, only_14, off)] == [
         "included", "partial", "omitted", "off"]
     assert required["Status"] == "FAILED"
-    assert required["Reason"] == ("Bytecode is true, but this provider has no python3.14 worker to compile for it "
-                                  "(its WorkerRuntimes parameter); set Bytecode to auto or false.")
+    assert required["Reason"] == ("Bytecode is true, but there is no python3.14 x86_64 worker to compile for it "
+                                  f"({LocalWorkers.workers_from}); set Bytecode to auto or false.")
 
 
 def test_auto_leaves_bytecode_out_when_it_would_pass_lambdas_limit(

@@ -91,6 +91,7 @@ def bare_build(tmp_path_factory: pytest.TempPathFactory) -> BareBuild:
     return BareBuild(build_dir, uv_cache, log)
 
 
+@pytest.mark.network  # sam build fetches uv and the layer's packages from PyPI
 def test_sam_build_without_uv_fetches_the_pinned_uv_and_verifies_it(bare_build: BareBuild) -> None:
     pins = pinned()
     assert "uv is not on PATH: using the pinned uv" in bare_build.log
@@ -106,6 +107,7 @@ def test_sam_build_without_uv_fetches_the_pinned_uv_and_verifies_it(bare_build: 
         assert f"{name}: sha256 {by_name[name]} matches uv-wheels.txt" in bare_build.log
 
 
+@pytest.mark.network  # sam build fetches uv and the layer's packages from PyPI
 def test_the_layer_built_without_uv_is_complete(bare_build: BareBuild) -> None:
     layer = bare_build.build_dir / "ProviderDependencies"
     pins = pinned()

@@ -1,8 +1,10 @@
 """A package index on loopback (PEP 503 simple API), optionally demanding HTTP basic auth.
 
-The tests serve wheels built here, under names PyPI does not have, so a
-successful install proves the files came from this index; the benchmark
-serves a local copy of real wheels, so the network does not decide its result.
+Tests serve wheels built here (under names PyPI does not have, so a
+successful install proves the files came from this index) or downloaded
+copies of real ones (six, idna, attrs: the functional tests' local index); the
+benchmark serves a local copy of real wheels, so the network does not decide
+its result.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The pure parts of `python -m handler` (pylayer/devtools): no uv, no network."""
+"""The pure parts of the pylayer command (pylayer/devtools): no uv, no network."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ Resources:
       ServiceTimeout: 900
       LayerName: !Sub "${AWS::StackName}-plain"
       Description: !Sub "built for ${AWS::StackName}"
-      CompatibleRuntimes: !Ref Runtimes
+      ShareWith: !Ref Accounts
       Requirements: [six==1.17.0, "idna==3.10"]
       Runtime: python3.12
   Chosen:
@@ -48,6 +48,12 @@ Resources:
       Requirements:
         - six==1.17.0
         - !Sub "idna==${Version}"
+  Spread:
+    Type: Custom::PythonLayer
+    Properties:
+      LayerName: spread
+      Requirements: [six==1.17.0]
+      CompatibleRuntimes: !Ref Runtimes
   Targeted:
     Type: Custom::PythonLayer
     Properties:
@@ -82,7 +88,7 @@ def layers_of(text: str, defaults: Defaults = DEFAULTS) -> dict[str, templates.T
 def test_every_python_layer_is_read_in_logical_id_order() -> None:
     template = templates.decode_template(TEMPLATE, "t.yaml")
     ids = [layer.logical_id for layer in templates.read_layers(template, DEFAULTS)]
-    assert ids == ["Chosen", "Misspelt", "Partly", "Plain", "Refused", "Targeted", "Whole"]
+    assert ids == ["Chosen", "Misspelt", "Partly", "Plain", "Refused", "Spread", "Targeted", "Whole"]
 
 
 def test_intrinsics_that_only_label_the_version_do_not_stop_resolution() -> None:
@@ -101,6 +107,7 @@ def test_intrinsics_that_only_label_the_version_do_not_stop_resolution() -> None
     ("Chosen", "not resolved: Requirements uses Fn::If; it is known only when the stack is deployed."),
     ("Partly", "not resolved: Requirements uses Fn::Sub; it is known only when the stack is deployed."),
     ("Targeted", "not resolved: Architecture uses Ref; it is known only when the stack is deployed."),
+    ("Spread", "not resolved: CompatibleRuntimes uses Ref; it is known only when the stack is deployed."),
     ("Whole", "not resolved: Properties is !If ...."),
 ])
 def test_intrinsics_that_decide_the_content_are_reported_not_guessed(logical_id: str, problem: str) -> None:

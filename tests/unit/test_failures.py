@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pylayer.failures import MAX_REASON, SDIST_HINT, clean, summarize_failure, wheel_problems
+from pylayer.failures import MAX_REASON, SDIST_HINT, clean, pinned_unusable, summarize_failure, wheel_problems
 from pylayer.target import Target
 
 FIXTURES = Path(__file__).resolve().parent.parent / "data" / "uv-failures"
@@ -336,3 +336,35 @@ def test_any_output_gives_a_short_clean_sentence(stderr: str) -> None:
         assert not re.search(r"[\x00-\x08\x0a-\x1f\x7f]", reason), reason
         assert _SECRET not in reason
         assert "\x1b" not in reason
+
+
+NUMPY_ON_39 = """error: No solution found when resolving dependencies
+  cause: Because numpy==2.1.3 has no usable wheels and you require numpy==2.1.3, we can conclude that your
+  requirements are unsatisfiable.
+
+hint: Wheels are required for `numpy` because building from source is disabled for all packages
+"""
+
+
+def test_a_pinned_release_uv_calls_unusable_is_named_for_the_caller_to_look_up() -> None:
+    assert pinned_unusable(NUMPY_ON_39) == [("numpy", "2.1.3")]
+    assert pinned_unusable("error: Because all versions of numpy have no usable wheels ...") == []  # unpinned
+
+
+def test_a_release_with_wheels_for_other_pythons_only_is_not_called_source_only() -> None:
+    wheels = [f"numpy-2.1.3-cp3{m}-cp3{m}-manylinux_2_17_x86_64.manylinux2014_x86_64.whl" for m in (10, 11, 12)]
+    assert summarize_failure(NUMPY_ON_39, PY39, {"numpy": wheels}) == (
+        "No wheel of numpy==2.1.3 fits python3.9 x86_64 (the index has wheels only for other Python versions: "
+        f"cp310, cp311, cp312); {_FIX}")
+
+
+def test_a_release_with_wheels_for_other_machines_only_names_their_platforms() -> None:
+    wheels = ["numpy-2.1.3-cp39-cp39-macosx_14_0_arm64.whl", "numpy-2.1.3-cp39-cp39-win_amd64.whl"]
+    assert summarize_failure(NUMPY_ON_39, PY39, {"numpy": wheels}) == (
+        "No wheel of numpy==2.1.3 fits python3.9 x86_64 (the index has wheels only for other platforms: "
+        f"macosx_14_0_arm64, win_amd64); {_FIX}")
+
+
+def test_a_release_without_wheels_is_source_only() -> None:
+    expected = f"No wheel of numpy==2.1.3 for python3.9 x86_64; {_NONE}"
+    assert summarize_failure(NUMPY_ON_39, PY39, {"numpy": []}) == expected

@@ -268,6 +268,19 @@ def test_an_expired_archive_is_rebuilt(store: FakeStore, tmp_path: Path) -> None
     assert engine.builds == ["deps", "deps"]
 
 
+def test_an_archive_built_without_a_worker_is_rebuilt_once_there_is_one(store: FakeStore, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    without = provider(store, tmp_path, engine, workers=FakeWorkers(able=None))
+    assert without.create(request(logical_id="First")).data["Bytecode"] == "omitted"
+    assert without.create(request(logical_id="Second")).data["Bytecode"] == "omitted"
+    assert engine.builds == ["deps"]  # no worker still: the archive is as good as a new build
+
+    with_worker = provider(store, tmp_path, engine, workers=FakeWorkers())
+    with_worker.create(request(logical_id="Third"))
+
+    assert engine.builds == ["deps", "deps"]  # a worker now: built again, for the bytecode
+
+
 def test_every_new_version_is_shared_and_a_retry_shares_again(store: FakeStore, tmp_path: Path) -> None:
     prov = provider(store, tmp_path)
     share: dict[str, Any] = {"ShareWith": ["111122223333", "o-abcdefghij"]}
@@ -335,9 +348,11 @@ def test_no_worker_means_no_bytecode_with_auto_and_a_refusal_with_true(store: Fa
     prov = provider(store, tmp_path, workers=workers)
 
     assert prov.create(request()).data["Bytecode"] == "omitted"
-    with pytest.raises(NotLoadable, match=r"Bytecode is true, but this provider has no python3\.12 worker"):
+    with pytest.raises(NotLoadable, match=r"Bytecode is true, but there is no python3\.12 arm64 worker to "
+                                          r"compile for it \(the provider's WorkerRuntimes"):
         prov.create(request(Bytecode="true"))
-    with pytest.raises(NotLoadable, match=r"ImportCheck needs a python3\.12 arm64 worker"):
+    with pytest.raises(NotLoadable, match=r"ImportCheck needs a python3\.12 arm64 worker to import on, "
+                                          r"and there is none \(the provider's"):
         prov.create(request(ImportCheck=["six"]))
 
 

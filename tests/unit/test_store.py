@@ -83,7 +83,7 @@ def test_throttling_that_outlasts_the_retries_is_a_short_reason() -> None:
     with pytest.raises(AwsCallFailed) as caught:
         layers.delete(version())
     assert caught.value.reason == (f"DeleteLayerVersion for {ARN} failed: TooManyRequestsException "
-                                   "(throttled, still after 3 attempts). Retry the deployment.")
+                                   "(throttled, still after 4 attempts). Retry the deployment.")
     session.done()
 
 
@@ -168,4 +168,23 @@ def test_a_worker_answer_is_its_report() -> None:
     layers, session = store({"lambda": lambda s: s.add_response(
         "invoke", {"StatusCode": 200, "Payload": io.BytesIO(b'{"runtime": "python3.12"}')})})
     assert layers.invoke("arn:aws:lambda:us-east-1:123456789012:function:w", {}, 60) == {"runtime": "python3.12"}
+    session.done()
+
+
+def test_a_throttled_worker_invoke_counts_its_own_attempts() -> None:
+    layers, session = store({"lambda": lambda s: s.add_client_error(
+        "invoke", "TooManyRequestsException", http_status_code=429)}, attempts=6)
+    with pytest.raises(AwsCallFailed) as caught:
+        layers.invoke("w", {}, 60)
+    # The invoke's own retries (2 after the first), not the store's.
+    assert "still after 3 attempts" in caught.value.reason
+    session.done()
+
+
+def test_keys_refused_inside_a_successful_delete_objects_are_an_error() -> None:
+    refused = {"Deleted": [], "Errors": [{"Key": "orphans/o/k.json", "Code": "AccessDenied", "Message": "no"}]}
+    layers, session = store({"s3": lambda s: s.add_response("delete_objects", refused)})
+    with pytest.raises(AwsCallFailed) as caught:
+        layers.remove(["orphans/o/k.json"])
+    assert caught.value.reason == "Deleting s3://bucket/orphans/o/k.json failed: AccessDenied."
     session.done()

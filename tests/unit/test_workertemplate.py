@@ -99,7 +99,11 @@ def test_the_provider_gets_and_may_invoke_every_worker() -> None:
         assert entry["Fn::If"][1] == {"Fn::Sub": f"{runtime}/{architecture}="
                                                  f"${{{workertemplate.logical_id(runtime, architecture)}.Arn}}"}
     statements = parsed["Resources"]["ProviderFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
-    (invoke,) = [s for s in statements["Statement"] if s.get("Sid") == "InvokeOwnWorkers"]
+    # Only when some worker exists: a statement with no Resource would fail the deployment.
+    (guarded,) = [s for s in statements["Statement"]
+                  if "Fn::If" in s and s["Fn::If"][1].get("Sid") == "InvokeOwnWorkers"]
+    condition, invoke, otherwise = guarded["Fn::If"]
+    assert (condition, invoke["Sid"], otherwise) == ("AnyWorker", "InvokeOwnWorkers", {"Ref": "AWS::NoValue"})
     assert [r["Fn::If"][0] for r in invoke["Resource"]] == [e["Fn::If"][0] for e in entries]
 
 
@@ -107,7 +111,7 @@ def generated_conditions() -> dict[str, Any]:
     conditions = template()["Conditions"]
     names = {f"WorkerRuntime{workertemplate._suffix(r)}" for r in RUNTIMES}
     names |= {f"WorkerArchitecture{workertemplate._arch(a)}" for a in ARCHITECTURES}
-    names |= {workertemplate.logical_id(r, a) for r, a in workertemplate.pairs()}
+    names |= {workertemplate.logical_id(r, a) for r, a in workertemplate.pairs()} | {"AnyWorker"}
     assert names <= set(conditions)
     return {name: conditions[name] for name in names}
 
@@ -153,6 +157,8 @@ def evaluate(node: Any, parameters: dict[str, list[str]], conditions: dict[str, 
         return not values[0]
     if function == "Fn::And":
         return all(values)
+    if function == "Fn::Or":
+        return any(values)
     raise AssertionError(f"unexpected function {function}")
 
 
@@ -172,6 +178,8 @@ def test_a_worker_exists_exactly_for_the_runtimes_and_architectures_named(runtim
         name = workertemplate.logical_id(runtime, architecture)
         expected = runtime in runtimes and architecture in architectures
         assert evaluate(conditions[name], parameters, conditions) is expected, name
+    some = any(r in runtimes and a in architectures for r, a in workertemplate.pairs())
+    assert evaluate(conditions["AnyWorker"], parameters, conditions) is some
 
 
 def test_the_template_default_gives_workers_for_supported_runtimes_only() -> None:

@@ -1,1 +1,1 @@
-"""Developer tools on the build engine (python -m handler): never shipped to Lambda."""
+"""Developer tools on the build engine (the pylayer command): never shipped to Lambda."""

@@ -23,7 +23,8 @@ class CliError(Exception):
 
 # Properties whose value decides what is installed: an intrinsic function there
 # makes the layer's content unknowable before the stack is deployed.
-_CONTENT_PROPERTIES = ("Requirements", "Runtime", "Architecture", "Slim", "ExcludeRuntimePackages")
+_CONTENT_PROPERTIES = ("Requirements", "Runtime", "Architecture", "CompatibleRuntimes", "Slim",
+                       "ExcludeRuntimePackages")
 # The others only label or share the version: an intrinsic there is left out
 # (LayerName, which is required, gets a stand-in), so the layer still resolves.
 _LAYER_NAME_STAND_IN = "unresolved"

@@ -56,6 +56,10 @@ def conditions() -> str:
     lines += [_member(f"WorkerArchitecture{_arch(a)}", "WorkerArchitectures", a) for a in ARCHITECTURES]
     lines += [f"  {logical_id(r, a)}: !And [!Condition WorkerRuntime{_suffix(r)}, "
               f"!Condition WorkerArchitecture{_arch(a)}]" for r, a in pairs()]
+    # Some worker exists: an IAM statement may not have an empty Resource list.
+    some_runtime = ", ".join(f"!Condition WorkerRuntime{_suffix(r)}" for r in RUNTIMES)
+    some_architecture = ", ".join(f"!Condition WorkerArchitecture{_arch(a)}" for a in ARCHITECTURES)
+    lines.append(f"  AnyWorker: !And [!Or [{some_runtime}], !Or [{some_architecture}]]")
     return "\n".join(lines)
 
 
@@ -99,13 +103,16 @@ def functions_variable() -> str:
 
 
 def invoke_resources() -> str:
-    entries = "\n".join(f"                  - !If [{logical_id(r, a)}, !GetAtt {logical_id(r, a)}.Arn, "
+    entries = "\n".join(f"                    - !If [{logical_id(r, a)}, !GetAtt {logical_id(r, a)}.Arn, "
                         "!Ref AWS::NoValue]" for r, a in pairs())
-    return f"""              - Sid: InvokeOwnWorkers
-                Effect: Allow
-                Action: lambda:InvokeFunction
-                Resource:
-{entries}"""
+    return f"""              - !If
+                - AnyWorker
+                - Sid: InvokeOwnWorkers
+                  Effect: Allow
+                  Action: lambda:InvokeFunction
+                  Resource:
+{entries}
+                - !Ref AWS::NoValue"""
 
 
 SECTIONS = {"worker conditions": conditions, "worker functions": resources,

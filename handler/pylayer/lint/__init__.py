@@ -1,6 +1,6 @@
 """cfn-lint rules for Custom::PythonLayer resources, found through the installed package:
 
-    cfn-lint --append-rules pylayer.lint template.yaml      (or: pylayer lint template.yaml)
+    cfn-lint --append-rules=pylayer.lint template.yaml      (or: pylayer lint template.yaml)
 
 cfn-lint imports this module and instantiates each CloudFormationLintRule
 subclass at its top level. Every rule reads ``findings.check``, which runs the

@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -69,13 +70,21 @@ def run(request: dict[str, Any], scratch: str,
     root = os.path.join(scratch, "layer")
     report: dict[str, Any] = {"protocol": PROTOCOL, "runtime": runtime, "python": platform.python_version(),
                               "machine": platform.machine(), "timings": {}}
+    archive = str(request["archive"])
     started = time.perf_counter()
-    members = extract(str(request["archive"]), root, runtime, everything=bool(imports))
+    # The compile children read the modules from the archive while this process extracts what the
+    # library check (and imports) need: on two cores, the two overlap.
+    compiling = Compiling(archive, root, runtime, request) if request.get("compile") else None
+    try:
+        extract(archive, root, runtime, everything=bool(imports))
+    except BaseException:
+        if compiling is not None:
+            compiling.abandon()
+        raise
     report["timings"]["extract"] = time.perf_counter() - started
-    if request.get("compile"):
-        started = time.perf_counter()
-        report["bytecode"] = compile_tree(root, members, request, str(request["output"]))
-        report["timings"]["compile"] = time.perf_counter() - started
+    if compiling is not None:
+        report["bytecode"] = compiling.finish(str(request["output"]))
+        report["timings"]["compile"] = time.perf_counter() - started  # from the start: it ran beside extract
         made(report["bytecode"])
     if not request.get("libraries_off"):
         started = time.perf_counter()
@@ -100,14 +109,15 @@ def in_view(name: str, runtime: str) -> bool:
 
 
 def extract(archive: str, root: str, runtime: str, everything: bool) -> list[str]:
-    """This runtime's part of the layer under root; without imports to run, modules and ELF files only."""
+    """This runtime's part of the layer under root; without imports to run, only the ELF files (the
+    compile children read the modules from the archive)."""
     names = []
     with zipfile.ZipFile(archive) as layer:
         for info in layer.infolist():
             name = info.filename
             if not in_view(name, runtime) or ".." in name.split("/"):
                 continue
-            if not everything and not (name.endswith(".py") or ".so" in name.rsplit("/", 1)[-1]):
+            if not everything and ".so" not in name.rsplit("/", 1)[-1]:
                 continue
             target = os.path.join(root, *name.split("/"))
             os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -117,49 +127,79 @@ def extract(archive: str, root: str, runtime: str, everything: bool) -> list[str
     return names
 
 
-def compile_tree(root: str, members: list[str], request: dict[str, Any], output: str) -> dict[str, Any]:
-    """Bytecode for every module of the view (but those in skip_dirs), in parallel children; zipped."""
-    skip = set(request.get("skip_dirs") or ())
-    items = []
-    for name in sorted(members):
-        if not name.endswith(".py") or skip.intersection(name.split("/")[:-1]):
-            continue
-        source = os.path.join(root, *name.split("/"))
-        items.append([source, f"{OPT}/{name}", pyc.cache_path(source)])
-    result = _compile_in_children(items, request)
-    written = [target for _, _, target in items if os.path.exists(target)]
-    digest, size = _zip(root, written, output)
-    return {"files": len(written), "failed": result["failed"][:20], "failed_count": len(result["failed"]),
-            "sha256": digest, "size": size, "bytes": sum(os.path.getsize(p) for p in written)}
+class Compiling:
+    """Bytecode for every module of the view (but those in skip_dirs), in parallel children, started at
+    once; ``finish`` waits for them and zips what they made."""
+
+    def __init__(self, archive: str, root: str, runtime: str, request: dict[str, Any]) -> None:
+        self.root = root
+        skip = set(request.get("skip_dirs") or ())
+        items: list[tuple[int, list[str]]] = []
+        with zipfile.ZipFile(archive) as layer:
+            for info in layer.infolist():
+                name = info.filename
+                if not name.endswith(".py") or not in_view(name, runtime) or ".." in name.split("/") \
+                        or skip.intersection(name.split("/")[:-1]):
+                    continue
+                target = pyc.cache_path(os.path.join(root, *name.split("/")))
+                items.append((info.file_size, [name, f"{OPT}/{name}", target]))
+        output = os.path.abspath(str(request["output"]))
+        os.makedirs(os.path.dirname(output), exist_ok=True)
+        # Beside the output and named after it: workers of several runtimes may share the folder.
+        self.children = _start_children(items, request, archive, output + ".parts")
+
+    def abandon(self) -> None:
+        for child, _ in self.children:
+            child.kill()
+            child.wait()
+
+    def finish(self, output: str) -> dict[str, Any]:
+        result = _wait_for(self.children)
+        entries = sorted(([os.path.relpath(target, self.root).replace(os.sep, "/"), *rest]
+                          for target, *rest in result["deflated"]), key=lambda e: e[0])
+        digest, size = _zip(entries, output)
+        return {"files": len(entries), "failed": result["failed"][:20], "failed_count": len(result["failed"]),
+                "sha256": digest, "size": size, "bytes": sum(e[2] for e in entries)}
 
 
-def _compile_in_children(items: list[list[str]], request: dict[str, Any]) -> dict[str, Any]:
+def _start_children(items: list[tuple[int, list[str]]], request: dict[str, Any], archive: str, parts: str
+                    ) -> list[tuple[subprocess.Popen[bytes], str]]:
     processes = max(1, min(int(request.get("processes") or os.cpu_count() or 1), len(items) or 1))
     # Largest first, each to the least loaded child: even chunks of work.
     chunks: list[list[list[str]]] = [[] for _ in range(processes)]
     loads = [0] * processes
-    for item in sorted(items, key=lambda i: -os.path.getsize(i[0])):
+    for size, item in sorted(items, key=lambda i: -i[0]):
         slot = loads.index(min(loads))
         chunks[slot].append(item)
-        loads[slot] += os.path.getsize(item[0])
+        loads[slot] += size
     command = [*python_command(request), "-S", "-c",
                f"import sys; sys.path.insert(0, {PACKAGE_ROOT!r}); from pylayer.worker.pyc import main; main()"]
     env = {**_child_env(), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
     children = []
-    for chunk in (c for c in chunks if c):
+    for number, chunk in enumerate(c for c in chunks if c):
         child: subprocess.Popen[bytes] = subprocess.Popen(  # noqa: S603
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-        # Every child gets all its work before any is waited for: they compile at the same time.
-        cast(IO[bytes], child.stdin).write(json.dumps(chunk).encode())
+        # Every child gets all its work before any is waited for: they compile (and deflate) at the same time.
+        own_parts = f"{parts}-{number}"
+        work = {"archive": archive, "items": chunk, "parts": own_parts}
+        cast(IO[bytes], child.stdin).write(json.dumps(work).encode())
         cast(IO[bytes], child.stdin).close()
-        children.append(child)
+        children.append((child, own_parts))
+    return children
+
+
+def _wait_for(children: list[tuple[subprocess.Popen[bytes], str]]) -> dict[str, Any]:
     failed: list[list[str]] = []
-    for child in children:
+    deflated: list[list[Any]] = []
+    for child, parts in children:
         out = cast(IO[bytes], child.stdout).read()
         if child.wait() != 0:
             raise RuntimeError(f"a compile child exited with {child.returncode}")
-        failed += json.loads(out)["failed"]
-    return {"failed": sorted(failed)}
+        answer = json.loads(out)
+        failed += answer["failed"]
+        deflated += [[target, crc, size, parts, offset, packed] for target, crc, size, offset, packed
+                     in answer["deflated"]]
+    return {"failed": sorted(failed), "deflated": deflated}
 
 
 def python_command(request: dict[str, Any]) -> list[str]:
@@ -170,16 +210,39 @@ def _child_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in _PASS_ENV}
 
 
-def _zip(root: str, files: list[str], output: str) -> tuple[str, int]:
-    """The .pyc files, sorted, with fixed metadata; deflated by this runtime's zlib."""
+_DOS_DATE = (1 << 5) | 1  # 1980-01-01, as every entry of a layer
+
+
+def _zip(entries: list[list[Any]], output: str) -> tuple[str, int]:
+    """The .pyc, already deflated by the children, as a zip: [name, crc, size, parts file, offset,
+    compressed size], sorted by name; fixed dates and modes. Its sha256 and size."""
+    if len(entries) > 0xFFFF:
+        raise ValueError(f"{len(entries)} modules: more than a zip without ZIP64 holds")
     os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
-    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as out:
-        for path in sorted(files):
-            info = zipfile.ZipInfo(os.path.relpath(path, root).replace(os.sep, "/"), (1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            with open(path, "rb") as handle:
-                out.writestr(info, handle.read(), compresslevel=6)
+    central = []
+    sources: dict[str, IO[bytes]] = {}
+    try:
+        with open(output, "wb") as out:
+            for name, crc, size, parts, offset, packed in entries:
+                encoded, flags = name.encode("utf-8"), (0 if name.isascii() else 0x800)
+                at = out.tell()
+                out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, 8, 0, _DOS_DATE, crc, packed, size,
+                                      len(encoded), 0) + encoded)
+                source = sources.get(parts) or sources.setdefault(parts, open(parts, "rb"))  # noqa: SIM115
+                source.seek(offset)
+                out.write(source.read(packed))
+                central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 20, 20, flags, 8, 0,
+                                           _DOS_DATE, crc, packed, size, len(encoded), 0, 0, 0, 0, 0o644 << 16, at)
+                               + encoded)
+            start = out.tell()
+            out.write(b"".join(central))
+            out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(central), len(central), out.tell() - start,
+                                  start, 0))
+    finally:
+        for source in sources.values():
+            source.close()
+        for parts in sources:
+            os.remove(parts)
     digest = hashlib.sha256()
     with open(output, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

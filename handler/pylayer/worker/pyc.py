@@ -23,6 +23,8 @@ import marshal
 import os
 import struct
 import sys
+import zipfile
+import zlib
 from typing import Any
 
 # What py_compile uses to write a hash-based .pyc (private, but in every CPython since 3.7).
@@ -149,26 +151,49 @@ def cache_path(source_path: str) -> str:
     return importlib.util.cache_from_source(source_path, optimization="")
 
 
-def compile_files(items: list[list[str]]) -> dict[str, Any]:
-    """Compile [source path, co_filename, .pyc path] triples; the count and the files that did not compile."""
+def compile_files(items: list[list[str]], parts: str = "", archive: str = "") -> dict[str, Any]:
+    """Compile [source path, co_filename, .pyc path] triples; the count and the files that did not compile.
+
+    With ``archive``, each source path is a member of that zip, read from it (nothing extracted first).
+    With ``parts``, each .pyc is also deflated (raw, level 1) into that file, so that compressing runs in
+    the compile children, in parallel: ``deflated`` lists [.pyc path, crc32, size, offset, compressed size].
+    """
     if sys.version_info < (3, 11) and os.environ.get("PYTHONHASHSEED") != "0":
         # Before 3.11 marshal writes a frozenset constant in hash order: the seed would be in the bytes.
         raise RuntimeError("reproducible bytecode for Python < 3.11 needs PYTHONHASHSEED=0")
     compiled = 0
     failed: list[list[str]] = []
-    for source_path, dfile, target in items:
-        with open(source_path, "rb") as handle:
-            source = handle.read()
-        try:
-            data = compile_source(source, dfile)
-        except (SyntaxError, ValueError) as exc:  # as compileall: a module this version cannot compile
-            failed.append([dfile, f"{type(exc).__name__}: {exc}"[:200]])
-            continue
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(target, "wb") as handle:
-            handle.write(data)
-        compiled += 1
-    return {"compiled": compiled, "failed": failed}
+    deflated: list[list[Any]] = []
+    sink = open(parts, "wb") if parts else None  # noqa: SIM115 - closed below
+    zipped = zipfile.ZipFile(archive) if archive else None
+    try:
+        for source_path, dfile, target in items:
+            if zipped is not None:
+                source = zipped.read(source_path)
+            else:
+                with open(source_path, "rb") as handle:
+                    source = handle.read()
+            try:
+                data = compile_source(source, dfile)
+            except (SyntaxError, ValueError) as exc:  # as compileall: a module this version cannot compile
+                failed.append([dfile, f"{type(exc).__name__}: {exc}"[:200]])
+                continue
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as handle:
+                handle.write(data)
+            compiled += 1
+            if sink is not None:
+                # Level 1: a quarter of level 6's time for ~10% more bytes (.pyc are a small part of a layer).
+                packer = zlib.compressobj(1, zlib.DEFLATED, -15)
+                packed = packer.compress(data) + packer.flush()
+                deflated.append([target, zlib.crc32(data), len(data), sink.tell(), len(packed)])
+                sink.write(packed)
+    finally:
+        if sink is not None:
+            sink.close()
+        if zipped is not None:
+            zipped.close()
+    return {"compiled": compiled, "failed": failed, "deflated": deflated}
 
 
 def compile_folder(root: str, prefix: str) -> dict[str, Any]:
@@ -185,7 +210,7 @@ def compile_folder(root: str, prefix: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    """A compile child: triples as JSON on stdin, the result as JSON on stdout.
+    """A compile child: triples (or {"items": triples, "parts": path}) as JSON on stdin, the result on stdout.
 
     Run as a script, ``python -S pyc.py FOLDER PREFIX`` compiles a folder in place (the provider's own
     function and layer, at ``sam build``).
@@ -197,8 +222,11 @@ def main() -> None:
         for dfile, error in result["failed"]:
             print(f"  not compiled: {dfile}: {error}", file=sys.stderr)
         return
-    items = json.load(sys.stdin)
-    json.dump(compile_files(items), sys.stdout)
+    work = json.load(sys.stdin)
+    if isinstance(work, list):  # triples alone
+        json.dump(compile_files(work), sys.stdout)
+    else:
+        json.dump(compile_files(work["items"], work.get("parts") or "", work.get("archive") or ""), sys.stdout)
 
 
 if __name__ == "__main__":
