@@ -219,3 +219,21 @@ def test_the_pull_request_workflow_example_runs_commands_that_exist() -> None:
             for option in re.findall(r"\s(--[a-z-]+)", rest):
                 assert option in known, f"pylayer {command} has no {option}"
     assert used == 2
+
+
+def test_every_example_layer_in_the_manual_is_one_the_provider_accepts() -> None:
+    from cfnlint.decode.cfn_yaml import loads
+
+    checked = 0
+    for page in PAGES:
+        for block in re.findall(r"^```yaml\n(.*?)^```", page.read_text(), re.MULTILINE | re.DOTALL):
+            document = loads(block)
+            resources = document.get("Resources", document) if isinstance(document, dict) else {}
+            for logical_id, resource in resources.items():
+                if not (isinstance(resource, dict) and resource.get("Type") == "Custom::PythonLayer"
+                        and isinstance(resource.get("Properties"), dict)
+                        and resource["Properties"].get("ServiceToken") != "String"):  # the Syntax block
+                    continue
+                checked += 1
+                assert findings.check(logical_id, resource) == [], f"{page.name}: {logical_id}"
+    assert checked >= 3
