@@ -110,6 +110,13 @@ def pip_platform_args(target: Target) -> list[str]:
         "--implementation", "cp", "--python-version", target.python_version, "--only-binary=:all:"]
 
 
+def report(name: str, result: str) -> None:
+    """A benchmark's tables: printed, and kept as .bench-cache/last-NAME.md."""
+    CACHE.mkdir(exist_ok=True)
+    (CACHE / f"last-{name}.md").write_text(result + "\n")
+    print(result)
+
+
 def download_wheels(name: str, spec: dict[str, Any]) -> list[Path]:
     """The set's wheels for its target, downloaded once."""
     directory = CACHE / "wheels" / name
@@ -286,9 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     result = (table(rows, "local copy served on loopback" if args.index == "local" else "public", args.runs)
               + "\n\nWhere the provider's time goes (median seconds; install = resolve with uv + fetch wheels):\n\n"
               + phases_table(rows))
-    CACHE.mkdir(exist_ok=True)
-    (CACHE / f"last-{args.index}.md").write_text(result + "\n")
-    print(result)
+    report(args.index, result)
     return 0
 
 

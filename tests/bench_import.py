@@ -40,8 +40,8 @@ from pylayer.interpreters import Interpreters  # noqa: E402
 from pylayer.properties import Defaults, parse  # noqa: E402
 from pylayer.verify import verify  # noqa: E402
 from pylayer.workers import LocalWorkers, RuntimeSite  # noqa: E402
+from tests.bench import CACHE, report  # noqa: E402
 
-CACHE = ROOT / ".bench-cache"
 RUNTIMES = ["python3.11", "python3.12", "python3.13"]
 SETS = {
     "pandas": (["pandas==2.2.3"], "import pandas"),
@@ -167,10 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 writable(published.parent / "no-bytecode")
     lines += ["", f"Worst published / floor: {max(ratios):.2f} (target: within 1.10); "
                   f"median {statistics.median(ratios):.2f}."]
-    result = "\n".join(lines)
-    CACHE.mkdir(exist_ok=True)
-    (CACHE / "last-import.md").write_text(result + "\n")
-    print(result)
+    report("import", "\n".join(lines))
     return 0
 
 

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "handler"))
 
 from pylayer import archive, wheels  # noqa: E402
-from tests.bench import CACHE, SETS, download_wheels  # noqa: E402
+from tests.bench import SETS, download_wheels, report  # noqa: E402
 
 
 def zipfile_one_thread(entries: list[archive.Entry], dest: Path, level: int) -> None:
@@ -66,10 +66,7 @@ def main() -> int:
         for name, write in ways:
             seconds, size = timed(write, dest)
             lines.append(f"| {name} | {seconds:.2f} | {size / 1e6:.1f} |")
-    result = "\n".join(lines)
-    CACHE.mkdir(exist_ok=True)
-    (CACHE / "last-zip.md").write_text(result + "\n")
-    print(result)
+    report("zip", "\n".join(lines))
     return 0
 
 

@@ -133,7 +133,8 @@ class Engine:
                 files = self.lister(index, package, min(max(time_left(), 1.0), FETCH_STALL_SECONDS))
             except ProviderError:
                 return failed  # uv's own account, then
-            releases[package] = [f.filename for f in files if _release_of(f.filename) == _version(version)]
+            wanted = _version(version)
+            releases[package] = [f.filename for f in files if wanted and _release_of(f.filename) == wanted]
         return InstallFailed(failures.summarize_failure(failed.detail, target, releases), failed.detail)
 
     def resolve_all(self, spec: LayerSpec, workdir: Path, index: Index,

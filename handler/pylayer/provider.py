@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from . import archive, identity, interpreters, plan, sharing, wheels
@@ -29,19 +28,15 @@ from .properties import LayerSpec, parse
 from .settings import Settings
 from .target import Target
 from .verify import verify
-from .workers import LambdaWorkers, LocalWorkers, RuntimeSite, StaticCheck, Workers
+from .workers import LambdaWorkers, LocalWorkers, RuntimeSite, Staging, StaticCheck, Workers
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 
-class Store(Protocol):
-    bucket: str
+class Store(Staging, Protocol):
+    """What the provider needs of the store: the workers' staging and invoke, and the rest."""
 
-    def upload(self, path: Path, key: str) -> bool: ...
-    def download(self, key: str, dest: Path) -> None: ...
-    def remove(self, keys: Sequence[str]) -> None: ...
-    def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]: ...
     def publish(self, spec: LayerSpec, key: str, description: str) -> tuple[LayerVersion, bool]: ...
     def versions(self, layer_name: str) -> list[LayerVersion]: ...
     def get(self, ref: LayerVersion) -> LayerVersion | None: ...
@@ -174,6 +169,7 @@ class Provider:
         """Whether a worker now compiles for a runtime an archive was built without bytecode for."""
         if spec.bytecode == "false":
             return False
+        # uncompiled comes from the bucket: only this spec's own runtimes are taken from it.
         able = (self.workers.capability(Target(runtime, spec.architecture)) for runtime in uncompiled
                 if runtime in spec.runtimes)
         return any(a is not None and a.compile for a in able)

@@ -22,7 +22,7 @@ from .archive import Entry, WheelMember
 from .errors import LayerTooLarge, NotLoadable
 from .properties import LayerSpec, clip
 from .target import Target
-from .workers import Capability, Job, Report, StaticCheck, Workers
+from .workers import STACK_WORKERS, Capability, Job, Report, StaticCheck, Workers
 
 log = logging.getLogger(__name__)
 # The packages whose wheels need libraries Lambda's images lack, and what to use instead.
@@ -40,11 +40,7 @@ class Jobs:
     no_bytecode: tuple[Target, ...]  # runtimes that get no bytecode although it was asked for
 
 
-# Where workers come from, for a reason that says none is there (the transport may say better).
-WORKERS_FROM = "the provider's WorkerRuntimes and WorkerArchitectures parameters"
-
-
-def plan_jobs(spec: LayerSpec, capabilities: Mapping[Target, Capability | None], workers_from: str = WORKERS_FROM
+def plan_jobs(spec: LayerSpec, capabilities: Mapping[Target, Capability | None], workers_from: str = STACK_WORKERS
               ) -> Jobs:
     """What each runtime's worker does; refuses what the spec requires and no worker can do."""
     workers, static, no_bytecode = [], [], []
@@ -159,8 +155,7 @@ def bytecode_state(spec: LayerSpec, compiled: Sequence[Target], missing: Sequenc
 def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], workers: Workers, workdir: Path,
            time_left: Callable[[], float], static: Workers | None = None) -> Verified:
     staged = archive.write_zip(entries, workdir / "staged.zip")
-    jobs = plan_jobs(spec, {t: workers.capability(t) for t in spec.targets},
-                     getattr(workers, "workers_from", WORKERS_FROM))
+    jobs = plan_jobs(spec, {t: workers.capability(t) for t in spec.targets}, workers.workers_from)
     reports = list(workers.run(staged.path, jobs.workers, workdir, time_left)) if jobs.workers else []
     if jobs.static:
         reports += (static or StaticCheck()).run(staged.path, jobs.static, workdir, time_left)

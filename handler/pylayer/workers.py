@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 from .errors import InstallFailed, WorkerFailed
 from .interpreters import Interpreter, Interpreters
@@ -66,7 +66,13 @@ class Report:
     bytecode: Path | None = None  # its zip of .pyc, checked
 
 
+# Where the provider stack's workers come from: what a reason names when a runtime has none.
+STACK_WORKERS = "the provider's WorkerRuntimes and WorkerArchitectures parameters"
+
+
 class Workers(Protocol):
+    workers_from: str  # where this transport's workers come from, for a reason that says one is missing
+
     def capability(self, target: Target) -> Capability | None: ...
 
     def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float]
@@ -96,6 +102,8 @@ def _checked_bytecode(data: Mapping[str, Any], path: Path) -> Path | None:
 class StaticCheck:
     """The library check alone, in-process: for runtimes no worker serves."""
 
+    workers_from = STACK_WORKERS
+
     def capability(self, target: Target) -> Capability:
         return Capability(False, False, "the provider's static check (no worker for this runtime)")
 
@@ -115,10 +123,9 @@ class StaticCheck:
 @dataclass
 class LocalWorkers:
     interpreters: Interpreters
-    # ClassVar: where a missing worker would come from, for the reason that says it is missing.
-    workers_from: ClassVar[str] = "local interpreters: PYLAYER_PYTHONS, pythonX.Y on PATH, pyenv, uv"
     runtime_site: Callable[[Target], Path | None] = lambda target: None
     processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    workers_from = "local interpreters: PYLAYER_PYTHONS, pythonX.Y on PATH, pyenv, uv"  # not a field
 
     def _native(self, target: Target) -> Interpreter | None:
         own = self.interpreters.find(target.python_version, platform.machine())
@@ -229,6 +236,7 @@ class Staging(Protocol):
 class LambdaWorkers:
     staging: Staging
     functions: Mapping[tuple[str, str], str]  # (runtime, architecture) -> worker function ARN
+    workers_from = STACK_WORKERS  # not a field
 
     def capability(self, target: Target) -> Capability | None:
         function = self.functions.get((target.runtime, target.architecture))

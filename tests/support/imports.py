@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from pylayer.install import find_uv
 from pylayer.interpreters import Interpreter, Interpreters
 from pylayer.target import Target
@@ -39,6 +41,14 @@ _INTERPRETERS = Interpreters(uv=find_uv())
 def interpreter(runtime: str, machine: str = "") -> Interpreter | None:
     """A local interpreter of the runtime's Python, native by default (aarch64: emulated, if set up)."""
     return _INTERPRETERS.find(runtime.removeprefix("python"), machine or platform.machine())
+
+
+def python_or_skip(version: str) -> list[str]:
+    """The command of a native local pythonX.Y; the calling test is skipped where this machine has none."""
+    found = interpreter(f"python{version}")
+    if found is None:
+        pytest.skip(f"no local python{version} for {platform.machine()} (PYLAYER_PYTHONS, PATH or pyenv)")
+    return list(found.command)
 
 
 def extract(body: bytes, root: Path) -> Path:

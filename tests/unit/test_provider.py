@@ -20,7 +20,7 @@ from pylayer.properties import Defaults, LayerSpec, parse
 from pylayer.provider import Provider, Request
 from pylayer.settings import Settings
 from pylayer.target import Target
-from pylayer.workers import Capability, Job, Report
+from pylayer.workers import STACK_WORKERS, Capability, Job, Report
 
 ACCOUNT = "123456789012"
 PROPS = {"LayerName": "deps", "Requirements": ["six==1.16.0"]}
@@ -128,6 +128,7 @@ class FakeWorkers:
     """Runtime workers that compile nothing and report what they are told to."""
 
     able: Capability | None = field(default_factory=lambda: Capability(True, True, "fake"))
+    workers_from = STACK_WORKERS  # as the provider stack's
     library_errors: list[dict[str, str]] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
 

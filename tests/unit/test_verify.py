@@ -303,6 +303,7 @@ class FakeWorkers:
     bytecode: Mapping[Target, Path]
     data: Mapping[str, Any]
     jobs: list[Job] = dataclasses.field(default_factory=list)
+    workers_from = "fake workers"  # not a field
 
     def capability(self, target: Target) -> Capability | None:
         return ABLE

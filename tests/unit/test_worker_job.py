@@ -14,16 +14,15 @@ import sys
 import types
 import zipfile
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import pylayer.worker
-from pylayer.interpreters import Interpreters
 from pylayer.worker import __main__ as worker_main
 from pylayer.worker import job, pyc
+from tests.support.imports import python_or_skip
 
 HANDLER = str(Path(pylayer.worker.__file__).resolve().parents[2])
 TAG = job.version_tag()  # python3.11
@@ -65,18 +64,6 @@ def load_code(data: bytes) -> types.CodeType:
     code = marshal.loads(data[pyc.HEADER:])  # noqa: S302 - bytes the job under test made
     assert isinstance(code, types.CodeType)
     return code
-
-
-@cache
-def _interpreters() -> Interpreters:
-    return Interpreters()
-
-
-def interpreter(version: str) -> list[str]:
-    found = _interpreters().find(version, platform.machine())
-    if found is None:
-        pytest.skip(f"no local python{version} for {platform.machine()} (PYLAYER_PYTHONS, PATH or pyenv)")
-    return list(found.command)
 
 
 # --- in_view and extract ----------------------------------------------------------------------------
@@ -486,7 +473,7 @@ def run_worker(python: list[str], body: dict[str, Any], cwd: Path) -> tuple[int,
 @needs_lambda_machine
 @pytest.mark.parametrize("version", VERSIONS, ids=[f"python{v}" for v in VERSIONS])
 def test_the_worker_compiles_and_imports_on_each_interpreter(tmp_path: Path, version: str) -> None:
-    python = interpreter(version)
+    python = python_or_skip(version)
     runtime = f"python{version}"
     files = {**SMALL_LAYER, f"python/lib/{runtime}/site-packages/sitemod.py": b"S = 1\n"}
     archive = write_zip(tmp_path / "layer.zip", files)
@@ -519,7 +506,7 @@ def test_the_worker_compiles_and_imports_on_each_interpreter(tmp_path: Path, ver
 @needs_lambda_machine
 @pytest.mark.parametrize("version", VERSIONS, ids=[f"python{v}" for v in VERSIONS])
 def test_the_static_check_runs_on_each_interpreter_for_any_runtime(tmp_path: Path, version: str) -> None:
-    python = interpreter(version)
+    python = python_or_skip(version)
     runtime = "python3.13" if version != "3.13" else "python3.9"
     archive = write_zip(tmp_path / "layer.zip", SMALL_LAYER)
     body = request(archive, tmp_path / "bytecode.zip", runtime=runtime, compile=False, python=python)

@@ -6,18 +6,16 @@ import importlib.util
 import json
 import marshal
 import os
-import platform
 import subprocess
 import sys
 import types
-from functools import cache
 from pathlib import Path
 
 import pytest
 
 import pylayer.worker
-from pylayer.interpreters import Interpreters
 from pylayer.worker import pyc
+from tests.support.imports import python_or_skip
 
 HANDLER = str(Path(pylayer.worker.__file__).resolve().parents[2])
 PYC_SCRIPT = str(Path(pyc.__file__).resolve())
@@ -104,18 +102,6 @@ print(json.dumps({
     "loads_equal": marshal.loads(pyc.normalize(extra)[16:]) == code,
 }))
 """
-
-
-@cache
-def _interpreters() -> Interpreters:
-    return Interpreters()
-
-
-def interpreter(version: str) -> list[str]:
-    found = _interpreters().find(version, platform.machine())
-    if found is None:
-        pytest.skip(f"no local python{version} for {platform.machine()} (PYLAYER_PYTHONS, PATH or pyenv)")
-    return list(found.command)
 
 
 def by_version() -> list[object]:
@@ -307,7 +293,7 @@ def test_the_child_protocol_reports_counts_and_failures(tmp_path: Path) -> None:
 
 
 def _determinism(tmp_path: Path, version: str, seeds: tuple[str, str]) -> tuple[bytes, bytes]:
-    python = interpreter(version)
+    python = python_or_skip(version)
     source = tmp_path / "rich.py"
     source.write_bytes(RICH)
     others = []
@@ -343,7 +329,7 @@ def test_before_311_a_compile_without_the_fixed_seed_is_refused(tmp_path: Path, 
 
 @pytest.mark.parametrize("version", by_version())
 def test_normalize_walks_this_interpreters_marshal_format(version: str) -> None:
-    python = interpreter(version)
+    python = python_or_skip(version)
     done = subprocess.run([*python, "-S", "-c", CHECK, HANDLER], input=RICH, capture_output=True, check=False,
                           timeout=120, env={"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"})
     assert done.returncode == 0, done.stderr.decode(errors="replace")

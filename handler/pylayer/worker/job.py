@@ -215,7 +215,10 @@ _DOS_DATE = (1 << 5) | 1  # 1980-01-01, as every entry of a layer
 
 def _zip(entries: list[list[Any]], output: str) -> tuple[str, int]:
     """The .pyc, already deflated by the children, as a zip: [name, crc, size, parts file, offset,
-    compressed size], sorted by name; fixed dates and modes. Its sha256 and size."""
+    compressed size], sorted by name; fixed dates and modes. Its sha256 and size.
+
+    zipfile cannot take data compressed elsewhere, and a worker ships without pylayer.archive (which
+    does the same for the provider): hence these few records written by hand."""
     if len(entries) > 0xFFFF:
         raise ValueError(f"{len(entries)} modules: more than a zip without ZIP64 holds")
     os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
