@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat tests/requirements.txt tests/requirement
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: venv demo test unit functional lint template build publish bench bench-zip bench-import clean
+.PHONY: venv roots demo test unit functional lint template build publish bench bench-zip bench-import clean
 
 venv: $(STAMP)
 
@@ -23,16 +23,25 @@ $(STAMP): tests/requirements.txt tests/requirements-checkov.txt layers/provider/
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-demo: $(STAMP)
+# Where the local workers import a layer, as root (apt-get, dpkg -x; a stamp makes later runs no-ops):
+# a root file system with only what Lambda's images have, and an emulated aarch64 python3.11.
+# Without root, the imports run on this machine's own libraries, and the proof tests skip (fail under CI).
+roots:
+	@if [ "$$(id -u)" = 0 ]; then \
+		.ci/setup-lambda-root >/dev/null || echo "warning: no Lambda-like root: imports run on this machine's libraries" >&2; \
+		.ci/setup-arm64-python >/dev/null || echo "warning: no emulated arm64 python: arm64 layers are not imported" >&2; \
+	else echo "note: not root: no Lambda-like root or emulated arm64 python is set up (docs/development.md)" >&2; fi
+
+demo: $(STAMP) roots
 	$(BIN)/python -m tests.demo $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) roots
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-functional: $(STAMP)
+functional: $(STAMP) roots
 	$(BIN)/python -m pytest tests/functional $(PYTEST_ARGS)
 
 lint: $(STAMP)

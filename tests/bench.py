@@ -41,17 +41,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "handler"))
 
+from pylayer.install import find_uv  # noqa: E402
 from pylayer.target import Target  # noqa: E402
-from tests.support import aws  # noqa: E402
+from pylayer.workers import RuntimeSite  # noqa: E402
+from tests.support import aws, imports  # noqa: E402
 from tests.support.cfn import event  # noqa: E402
 from tests.support.index import LocalIndex  # noqa: E402
+from tests.support.played_lambda import PlayedLambda, functions_for  # noqa: E402
 from tests.support.receiver import ResponseReceiver  # noqa: E402
 
 CACHE = ROOT / ".bench-cache"
 SETS: dict[str, dict[str, Any]] = {
-    "requests": {"Requirements": ["requests==2.32.3"], "Runtime": "python3.12", "Architecture": "arm64"},
-    "pydantic": {"Requirements": ["pydantic==2.10.4"], "Runtime": "python3.12", "Architecture": "arm64"},
-    "pandas": {"Requirements": ["pandas==2.2.3"], "Runtime": "python3.12", "Architecture": "arm64"},
+    "requests": {"Requirements": ["requests==2.32.3"], "Runtime": "python3.12", "Architecture": "x86_64"},
+    "pydantic": {"Requirements": ["pydantic==2.10.4"], "Runtime": "python3.12", "Architecture": "x86_64"},
+    "pandas": {"Requirements": ["pandas==2.2.3"], "Runtime": "python3.12", "Architecture": "x86_64"},
+    # arm64 built on x86_64: compiled natively, imported under qemu (local workers only).
+    "pandas-arm64": {"Requirements": ["pandas==2.2.3"], "Runtime": "python3.12", "Architecture": "arm64"},
 }
 
 
@@ -154,7 +159,8 @@ def naive(spec: dict[str, Any], index_url: str | None, scratch: Path) -> Sample:
 class Container:
     """One provider process: a Lambda execution environment, handling events in turn."""
 
-    def __init__(self, endpoint: str, receiver: ResponseReceiver, index_url: str | None, work_root: Path) -> None:
+    def __init__(self, endpoint: str, receiver: ResponseReceiver, index_url: str | None, work_root: Path,
+                 workers: dict[str, str] | None = None) -> None:
         self.receiver = receiver
         self.work_root = work_root
         work_root.mkdir(parents=True, exist_ok=True)
@@ -163,6 +169,7 @@ class Container:
                "PYLAYER_RESPONSE_HOSTS": "localhost",  # the receiver stands in for CloudFormation's
                "PYTHONPATH": os.pathsep.join([str(ROOT / "handler"), str(ROOT)])}
         env.pop("PYLAYER_CACHE_DIR", None)
+        env.update(workers or {})  # the Lambda transport: WORKER_FUNCTIONS, and Lambda's endpoint played
         if index_url:
             env["PACKAGE_INDEX_URL"] = index_url
         self.log = (work_root.parent / f"{work_root.name}.log").open("w")
@@ -203,12 +210,12 @@ def forget_archives(endpoint: str) -> None:
 
 
 def measure(name: str, spec: dict[str, Any], runs: int, endpoint: str, receiver: ResponseReceiver,
-            index_url: str | None, scratch: Path) -> list[Row]:
+            index_url: str | None, scratch: Path, workers: dict[str, str] | None = None) -> list[Row]:
     rows = {mode: Row(name, mode) for mode in ("cold", "warm", "rebuilt")}
     for run in range(runs):
         print(f"  {name}: run {run + 1}/{runs}", file=sys.stderr, flush=True)
         forget_archives(endpoint)
-        container = Container(endpoint, receiver, index_url, scratch / f"container-{run}")
+        container = Container(endpoint, receiver, index_url, scratch / f"container-{run}", workers)
         try:
             rows["cold"].ours.append(container.invoke(spec, f"Cold{run}"))
             # Built before: its archive is in the bucket; another resource, the same warm container.
@@ -268,11 +275,36 @@ def phases_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+@contextmanager
+def played_workers(kind: str, specs: list[dict[str, Any]], endpoint: str, scratch: Path
+                   ) -> Iterator[tuple[dict[str, str], PlayedLambda | None]]:
+    """The container's environment for the Lambda transport, and the played Lambda API behind it."""
+    if kind == "local":
+        yield {}, None
+        return
+    targets = sorted({(s["Runtime"], s["Architecture"]) for s in specs})
+    functions = {}
+    for runtime, architecture in targets:
+        target = Target(runtime, architecture)
+        found = imports.interpreter(runtime, target.machine)
+        if found is None:
+            raise SystemExit(f"no local {runtime} {target.machine} to play its worker function")
+        site = RuntimeSite(scratch / "runtime", find_uv)(target)
+        assert site is not None
+        functions[f"{runtime}/{architecture}"] = (found, site)
+    setting, named = functions_for(functions)
+    with PlayedLambda(endpoint, named) as played:
+        yield {"WORKER_FUNCTIONS": setting, "AWS_ENDPOINT_URL_LAMBDA": played.url}, played
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", choices=("local", "public"), default="local")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated, from: " + ", ".join(SETS))
+    parser.add_argument("--sets", default="requests,pydantic,pandas", help="comma-separated, from: " + ", ".join(SETS))
+    parser.add_argument("--workers", choices=("lambda", "local"), default="lambda",
+                        help="lambda: worker functions invoked through Lambda's API (played on loopback: "
+                             "tests/support/played_lambda.py); local: the local transport")
     args = parser.parse_args(argv)
     names = [n for n in args.sets.split(",") if n]
     rows: list[Row] = []
@@ -281,18 +313,27 @@ def main(argv: list[str] | None = None) -> int:
         receiver = ResponseReceiver(scratch).start()
         try:
             aws.client("s3", endpoint).create_bucket(Bucket=aws.BUCKET)
-            for name in names:
-                spec = SETS[name]
-                if args.index == "local":
-                    with LocalIndex(download_wheels(name, spec)) as index:
-                        rows += measure(name, spec, args.runs, endpoint, receiver, index.url, scratch)
-                else:
-                    rows += measure(name, spec, args.runs, endpoint, receiver, None, scratch)
+            with played_workers(args.workers, [SETS[n] for n in names], endpoint, scratch) as (workers, played):
+                for name in names:
+                    spec = SETS[name]
+                    if args.index == "local":
+                        with LocalIndex(download_wheels(name, spec)) as index:
+                            rows += measure(name, spec, args.runs, endpoint, receiver, index.url, scratch, workers)
+                    else:
+                        rows += measure(name, spec, args.runs, endpoint, receiver, None, scratch, workers)
+                invokes = played.seconds if played else []
         finally:
             receiver.stop()
+    transport = ("worker functions through Lambda's Invoke, played on loopback (verify = staging upload, the "
+                 "worker's invocation and the bytecode's download)" if args.workers == "lambda"
+                 else "local workers")
+    worker_share = (f"\n\nWorker invocations: {len(invokes)}, median {statistics.median(invokes):.2f} s "
+                    f"({min(invokes):.2f}-{max(invokes):.2f}): extract, compile, check libraries, import."
+                    if invokes else "")
     result = (table(rows, "local copy served on loopback" if args.index == "local" else "public", args.runs)
+              + f"\n\nWorkers: {transport}."
               + "\n\nWhere the provider's time goes (median seconds; install = resolve with uv + fetch wheels):\n\n"
-              + phases_table(rows))
+              + phases_table(rows) + worker_share)
     report(args.index, result)
     return 0
 

@@ -74,6 +74,7 @@ def step(endpoint: str, title: str, send: Callable[[], Received],
         print(f"   UnzippedSize        {int(data['UnzippedSize']):>12,} bytes")
         print(f"   CodeSha256          {data['CodeSha256']}")
         print(f"   Bytecode            {data['Bytecode']}")
+        print(f"   Proof               {data['Proof']}")
         for line in packages_in(endpoint, answer):
             print(f"   package             {line}")
     live = aws.live_versions(endpoint, str(CREATE["LayerName"]))

@@ -26,6 +26,7 @@ from .errors import InstallFailed, ProviderError
 from .index import Index
 from .properties import LayerSpec
 from .simpleindex import IndexFile, project_files
+from .sources import SourceBuilds, wanted
 from .target import Target
 
 log = logging.getLogger(__name__)
@@ -64,22 +65,31 @@ class Engine:
     # ------------------------------------------------------------------ resolve
 
     def resolve(self, spec: LayerSpec, target: Target, workdir: Path, index: Index,
-                time_left: Callable[[], float]) -> list[wheels.Wheel]:
-        """One wheel per package, chosen for this target, each one the target can load."""
+                time_left: Callable[[], float], sources: SourceBuilds | None = None) -> list[wheels.Wheel]:
+        """One wheel per package, chosen for this target, each one the target can load. With ``sources``
+        (AllowSourceDistributions), a project that has only a source distribution is built into a pure
+        wheel by a runtime worker, and the resolution runs again with it."""
         folder = workdir / target.runtime
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "requirements.in").write_text("".join(f"{r}\n" for r in spec.requirements))
         log.info("Resolving %s for %s", " ".join(spec.requirements), target.describe())
-        if target.wide_uv_platform == target.uv_platform:
-            return self._compile(target, folder, index, time_left, target.uv_platform, {})
-        return self._resolve_fitting(target, folder, index, time_left)
+        while True:
+            links = sources.find_links if sources is not None else None
+            try:
+                if target.wide_uv_platform == target.uv_platform:
+                    return self._compile(target, folder, index, time_left, target.uv_platform, {}, links)
+                return self._resolve_fitting(target, folder, index, time_left, links)
+            except InstallFailed as failed:
+                needed = wanted(failed.detail) if sources is not None else []
+                if sources is None or not needed or not sources.provide(needed, index, time_left):
+                    raise
 
     def _resolve_fitting(self, target: Target, folder: Path, index: Index,
-                         time_left: Callable[[], float]) -> list[wheels.Wheel]:
+                         time_left: Callable[[], float], links: Path | None) -> list[wheels.Wheel]:
         """Amazon Linux 2: resolve at manylinux_2_28, keep what fits glibc 2.26, constrain the rest."""
         constraints: dict[str, str] = {}
         for _ in range(MAX_FITTING_ROUNDS):
-            chosen = self._compile(target, folder, index, time_left, target.wide_uv_platform, constraints)
+            chosen = self._compile(target, folder, index, time_left, target.wide_uv_platform, constraints, links)
             fitted: list[wheels.Wheel] = []
             for wheel in chosen:
                 if fitting.fits(wheel.filename, target):
@@ -106,7 +116,7 @@ class Engine:
                             f"{MAX_FITTING_ROUNDS} resolutions; pin the packages with compiled wheels.")
 
     def _compile(self, target: Target, folder: Path, index: Index, time_left: Callable[[], float],
-                 uv_platform: str, constraints: dict[str, str]) -> list[wheels.Wheel]:
+                 uv_platform: str, constraints: dict[str, str], links: Path | None = None) -> list[wheels.Wheel]:
         constraint_file = None
         if constraints:
             constraint_file = folder / "constraints.txt"
@@ -114,7 +124,7 @@ class Engine:
         lock = folder / "pylock.toml"
         command = install.plan_uv_lock(install.find_uv(), folder / "requirements.in", target, lock,
                                        self.cache("uv"), index, uv_platform=uv_platform,
-                                       constraints=constraint_file)
+                                       constraints=constraint_file, find_links=links)
         try:
             install.run(command, target, time_left())
         except InstallFailed as failed:
@@ -137,12 +147,12 @@ class Engine:
             releases[package] = [f.filename for f in files if wanted and _release_of(f.filename) == wanted]
         return InstallFailed(failures.summarize_failure(failed.detail, target, releases), failed.detail)
 
-    def resolve_all(self, spec: LayerSpec, workdir: Path, index: Index,
-                    time_left: Callable[[], float]) -> dict[Target, list[wheels.Wheel]]:
+    def resolve_all(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float],
+                    sources: SourceBuilds | None = None) -> dict[Target, list[wheels.Wheel]]:
         """Every runtime's resolution, in parallel (uv runs in its own process)."""
         targets = spec.targets
         with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-            futures = [pool.submit(self.resolve, spec, t, workdir, index, time_left) for t in targets]
+            futures = [pool.submit(self.resolve, spec, t, workdir, index, time_left, sources) for t in targets]
             return {t: f.result() for t, f in zip(targets, futures, strict=True)}
 
     def fetch(self, chosen: Sequence[wheels.Wheel], index: Index, time_left: Callable[[], float]) -> list[Path]:
@@ -154,12 +164,13 @@ class Engine:
     # ------------------------------------------------------------------ build
 
     def build(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float],
-              content_key: str) -> Built:
-        """The layer's files, sorted, slimmed as the spec asks, with a lock per runtime."""
-        if self.installer == "pip" or self.allow_sdist:
+              content_key: str, sources: SourceBuilds | None = None) -> Built:
+        """The layer's files, sorted, slimmed as the spec asks, with a lock per runtime. Source
+        distributions are built only through ``sources`` (a runtime worker), never here."""
+        if self.installer == "pip":
             built = self._installed(spec, workdir, index, time_left)
         else:
-            built = self._from_wheels(spec, workdir, index, time_left)
+            built = self._from_wheels(spec, workdir, index, time_left, sources)
         if not any(e.arcname.startswith("python/") for e in built.entries):
             # Lambda refuses an empty zip; say why it would be empty instead.
             raise InstallFailed(f"Nothing to install for {spec.describe()}: the environment markers "
@@ -169,8 +180,8 @@ class Engine:
                      built.folders)
 
     def _from_wheels(self, spec: LayerSpec, workdir: Path, index: Index,
-                     time_left: Callable[[], float]) -> Built:
-        chosen = self.resolve_all(spec, workdir, index, time_left)
+                     time_left: Callable[[], float], sources: SourceBuilds | None = None) -> Built:
+        chosen = self.resolve_all(spec, workdir, index, time_left, sources)
         distinct = {w.sha256: w for ws in chosen.values() for w in ws}
         paths = dict(zip(distinct, self.fetch(list(distinct.values()), index, time_left), strict=True))
         placed: list[tuple[str, archive.Entry]] = []
@@ -193,8 +204,7 @@ class Engine:
             if self.installer == "pip":
                 command = install.plan_pip(spec.requirements, target, dest, cache, index)
             else:
-                command = install.plan_uv(install.find_uv(), spec.requirements, target, dest, cache, index,
-                                          self.allow_sdist)
+                command = install.plan_uv(install.find_uv(), spec.requirements, target, dest, cache, index)
             log.info("Installing %s for %s", " ".join(spec.requirements), target.describe())
             output = install.run(command, target, time_left())
             log.debug("Installer output: %s", output[-4000:])

@@ -2,7 +2,11 @@
 
 Every version the provider publishes ends its Description with
 
-    [pylayer <version key, 16 hex> <owner key, 12 hex> <unzipped bytes>]
+    [pylayer <version key, 16 hex> <owner key, 12 hex> <unzipped bytes> <bytecode> <proof>]
+
+The bytecode letter (i, p, n, x: included, partial, omitted, off) and the
+proof letter (I, L, N: imported, libraries, none) are the attributes a reused
+version answers with; versions of older builds lack them.
 
 The content key hashes everything that decides the files of the layer; the
 version key adds what decides the published version's metadata; the owner key
@@ -21,10 +25,13 @@ if TYPE_CHECKING:  # the reaper imports owner_key with nothing but the standard 
     from .properties import LayerSpec
 
 MARKER = re.compile(r"\[pylayer (?P<version>[0-9a-f]{16}) (?P<owner>[0-9a-f]{12}) (?P<size>\d{1,12})"
-                    r"(?: (?P<bytecode>[ipnx]))?\]$")
+                    r"(?: (?P<bytecode>[ipnx]))?(?: (?P<proof>[ILN]))?\]$")
 # The Bytecode attribute, in the marker as one letter (so a reused version answers the same).
 BYTECODE_CODES = {"included": "i", "partial": "p", "omitted": "n", "off": "x"}
 BYTECODE_STATES = tuple(BYTECODE_CODES)
+# The Proof attribute, weakest first: what was shown of the layer on every runtime it serves.
+PROOF_CODES = {"none": "N", "libraries": "L", "imported": "I"}
+PROOF_STATES = tuple(PROOF_CODES)
 # Bump when the build changes what identical inputs produce. 2: a folder per runtime, bytecode, locks.
 BUILD_FORMAT = 2
 
@@ -56,7 +63,8 @@ def content_key(spec: LayerSpec, options: BuildOptions) -> str:
         "exclude_runtime_packages": spec.exclude_runtime_packages,
         "bytecode": spec.bytecode,
         # Not content, but what was proven of it: a build checked for other imports is another build.
-        "import_check": sorted(spec.import_check),
+        # ImportCheck none keeps the key of the versions made before auto existed (they imported nothing).
+        "import_check": "auto" if spec.import_mode == "auto" else sorted(spec.import_check),
     })
 
 
@@ -81,10 +89,12 @@ class Marker:
     owner: str
     unzipped_size: int
     bytecode: str = ""  # one of BYTECODE_STATES; "" in versions of the first build format
+    proof: str = ""  # one of PROOF_STATES; "" in versions made before the import proof
 
     def render(self) -> str:
         state = f" {BYTECODE_CODES[self.bytecode]}" if self.bytecode else ""
-        return f"[pylayer {self.version} {self.owner} {self.unzipped_size}{state}]"
+        proof = f" {PROOF_CODES[self.proof]}" if self.proof and self.bytecode else ""
+        return f"[pylayer {self.version} {self.owner} {self.unzipped_size}{state}{proof}]"
 
 
 def describe(user_description: str, marker: Marker) -> str:
@@ -96,4 +106,5 @@ def read_marker(description: str | None) -> Marker | None:
     if not match:
         return None
     state = next((s for s, code in BYTECODE_CODES.items() if code == match["bytecode"]), "")
-    return Marker(match["version"], match["owner"], int(match["size"]), state)
+    proof = next((s for s, code in PROOF_CODES.items() if code == match["proof"]), "")
+    return Marker(match["version"], match["owner"], int(match["size"]), state, proof)

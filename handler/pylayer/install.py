@@ -11,6 +11,8 @@ import platform
 import shutil
 import subprocess
 import sys
+import sysconfig
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +48,7 @@ def _uv_env(cache_dir: Path, index: Index) -> dict[str, str]:
 
 
 def plan_uv(uv: str, requirements: Sequence[str], target: Target, dest: Path, cache_dir: Path,
-            index: Index | None = None, allow_sdist: bool = False, python: str = sys.executable) -> Command:
+            index: Index | None = None, python: str = sys.executable) -> Command:
     index = index or Index()
     argv = (
         uv, "pip", "install",
@@ -54,7 +56,7 @@ def plan_uv(uv: str, requirements: Sequence[str], target: Target, dest: Path, ca
         "--python", python,
         "--python-version", target.python_version,
         "--python-platform", target.uv_platform,
-        *(() if allow_sdist else ("--only-binary", ":all:")),
+        "--only-binary", ":all:",  # source distributions are built only in a runtime worker (sources.py)
         "--no-config",
         "--link-mode", "copy",
         "--color", "never",
@@ -67,7 +69,7 @@ def plan_uv(uv: str, requirements: Sequence[str], target: Target, dest: Path, ca
 
 def plan_uv_lock(uv: str, requirements_file: Path, target: Target, lock: Path, cache_dir: Path,
                  index: Index | None = None, python: str = sys.executable, uv_platform: str = "",
-                 constraints: Path | None = None) -> Command:
+                 constraints: Path | None = None, find_links: Path | None = None) -> Command:
     """Resolve for the target into a PEP 751 lock (pylock.toml) naming one wheel per package.
 
     ``uv_platform`` overrides the target's own uv platform (``fitting`` resolves wider first).
@@ -81,6 +83,8 @@ def plan_uv_lock(uv: str, requirements_file: Path, target: Target, lock: Path, c
         "--python-version", target.python_version,
         "--python-platform", uv_platform or target.uv_platform,
         *(("--constraints", str(constraints)) if constraints else ()),
+        # Wheels a runtime worker built from source distributions (sources.py); never a build here.
+        *(("--find-links", str(find_links)) if find_links else ()),
         "--only-binary", ":all:",
         "--no-config",
         "--no-header",
@@ -115,8 +119,20 @@ def plan_pip(requirements: Sequence[str], target: Target, dest: Path, cache_dir:
     return Command(argv, env, index.secrets)
 
 
+_FIND_UV = threading.Lock()
+sysconfig.get_config_vars()  # filled once, at import, before any thread can race to fill it (3.11)
+
+
 def find_uv(environ: Mapping[str, str] = os.environ) -> str:
-    """The uv executable: UV_BIN, the provider layer's copy, the uv wheel's, PATH."""
+    """The uv executable: UV_BIN, the provider layer's copy, the uv wheel's, PATH.
+
+    One caller at a time: the uv wheel's lookup reads ``sysconfig.get_config_var``, which on Python 3.11
+    answers None to some of several threads that ask it first at once (the resolve threads do)."""
+    with _FIND_UV:
+        return _find_uv(environ)
+
+
+def _find_uv(environ: Mapping[str, str]) -> str:
     if environ.get("UV_BIN"):
         return environ["UV_BIN"]
     layer_copy = Path("/opt/uv") / platform.machine() / "uv"

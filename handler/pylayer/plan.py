@@ -31,6 +31,7 @@ class Artifact:
     packages: tuple[str, ...] = ()
     bytecode: str = ""  # the Bytecode attribute of the build that made it
     uncompiled: tuple[str, ...] = ()  # runtimes it has no bytecode for, for want of a worker then
+    proof: str = ""  # the Proof attribute of the build that made it ("" before the import proof)
 
 
 @dataclass(frozen=True)

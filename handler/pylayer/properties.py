@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from . import sharing
 from .errors import InvalidProperties
@@ -57,8 +58,9 @@ SCHEMA: tuple[PropertySpec, ...] = (
                  "Must be true for ShareWith to hold * (every AWS account)."),
     PropertySpec("Bytecode", False, "String", "auto", NEW_VERSION,
                  "auto, true or false: .pyc compiled by each runtime's own interpreter."),
-    PropertySpec("ImportCheck", False, "List of String", "none", NEW_VERSION,
-                 "Modules each runtime's worker imports before the version is published."),
+    PropertySpec("ImportCheck", False, "List of String", "auto", NEW_VERSION,
+                 "auto (the requested packages' own modules), none, or the modules each runtime's worker "
+                 "imports before the version is published."),
 )
 
 # CloudFormation copies these into ResourceProperties; they are not ours.
@@ -73,8 +75,11 @@ MAX_LICENSE = 512
 MAX_COMPATIBLE_RUNTIMES = 15
 MAX_IMPORTS = 20
 BYTECODE = ("auto", "true", "false")
+IMPORT_WORDS = ("auto", "none")
+ImportMode = Literal["auto", "modules", "none"]
 MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 # A requirement that names a location instead of a project.
+ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tgz", ".tar.bz2", ".tar")
 _PATHLIKE = re.compile(r"^(\.|/|~|\\|[A-Za-z]:[\\/])|^[a-z+]+://|^file:", re.IGNORECASE)
 
 
@@ -90,7 +95,20 @@ class LayerSpec:
     exclude_runtime_packages: bool = False
     share_with: tuple[str, ...] = ()
     bytecode: str = "auto"
-    import_check: tuple[str, ...] = ()
+    import_check: tuple[str, ...] = ()  # ImportCheck as a list of modules
+    import_auto: bool = True  # with no list: auto (True) or none (False)
+
+    @property
+    def import_mode(self) -> ImportMode:
+        """What the workers import: the listed modules, the requested packages' own (auto), or nothing."""
+        if self.import_check:
+            return "modules"
+        return "auto" if self.import_auto else "none"
+
+    @property
+    def distributions(self) -> tuple[str, ...]:
+        """The requested distributions' normalised names (extras and versions dropped)."""
+        return tuple(dict.fromkeys(canonicalize_name(Requirement(r).name) for r in self.requirements))
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -141,6 +159,7 @@ def parse(properties: object, defaults: Defaults) -> LayerSpec:
         share_with=_share_with(props),
         bytecode=_bytecode(props),
         import_check=_import_check(props),
+        import_auto=_import_auto(props),
     )
 
 
@@ -260,12 +279,34 @@ def _bytecode(props: Mapping[str, Any]) -> str:
     return text.strip().lower()
 
 
+def _import_words(props: Mapping[str, Any]) -> str | None:
+    """auto or none, where ImportCheck says one of them (a string, or a list of just that word)."""
+    value = props.get("ImportCheck")
+    if value is None or value == "":
+        return "auto"
+    if value == []:
+        return "none"
+    word = value[0] if isinstance(value, list) and len(value) == 1 else value
+    if isinstance(word, str) and word.strip().lower() in IMPORT_WORDS:
+        return word.strip().lower()
+    return None
+
+
+def _import_auto(props: Mapping[str, Any]) -> bool:
+    return _import_words(props) != "none"
+
+
 def _import_check(props: Mapping[str, Any]) -> tuple[str, ...]:
+    if _import_words(props) is not None:
+        return ()
     items = _strings(props, "ImportCheck", "module names")
     if len(items) > MAX_IMPORTS:
         raise InvalidProperties(f"ImportCheck holds {len(items)} modules; the limit is {MAX_IMPORTS}.",
                                 prop="ImportCheck")
     for item in items:
+        if item.strip().lower() in IMPORT_WORDS:
+            raise InvalidProperties(f"ImportCheck: {item.strip()} stands alone (ImportCheck: {item.strip()}), not "
+                                    "in a list of modules.", prop="ImportCheck")
         if not MODULE_NAME.fullmatch(item.strip()):
             raise InvalidProperties(f"ImportCheck: {clip(item)} is not a module name (such as numpy or "
                                     "google.protobuf).", prop="ImportCheck")
@@ -312,6 +353,10 @@ def _requirement(item: object) -> str:
         raise refuse(f"{clip(text)} is not a valid PEP 508 requirement.") from None
     if requirement.url:
         raise refuse(f"{clip(text)} is a direct URL reference; only packages from the index are allowed.")
+    if requirement.name.lower().endswith(ARCHIVE_SUFFIXES):
+        # uv reads such a name as a file in its working directory, not as a project on the index.
+        raise refuse(f"{clip(requirement.name)} names a file (.whl, .tar.gz, .zip, .tgz), not a project; "
+                     "only packages from the index are allowed.")
     try:
         return str(requirement)
     except ValueError:

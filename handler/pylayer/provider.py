@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from . import archive, identity, interpreters, plan, sharing, wheels
@@ -21,11 +22,12 @@ from .builder import Engine
 from .credentials import index_for
 from .deadline import Deadline
 from .errors import ProviderError
-from .identity import BYTECODE_STATES, Marker
+from .identity import BYTECODE_STATES, PROOF_STATES, Marker
 from .layerversion import LayerVersion
 from .observe import Observer, Quiet
 from .properties import LayerSpec, parse
 from .settings import Settings
+from .sources import SourceBuilds
 from .target import Target
 from .verify import verify
 from .workers import LambdaWorkers, LocalWorkers, RuntimeSite, Staging, StaticCheck, Workers
@@ -83,7 +85,7 @@ def artifact_key(archive_sha256: str) -> str:
     return f"layers/sha256/{archive_sha256}.zip"
 
 
-def attributes(version: LayerVersion, unzipped_size: int, bytecode: str) -> dict[str, str]:
+def attributes(version: LayerVersion, unzipped_size: int, bytecode: str, proof: str) -> dict[str, str]:
     """Fn::GetAtt values. Strings, like everything CloudFormation reads."""
     return {
         "LayerVersionArn": version.arn,
@@ -93,6 +95,7 @@ def attributes(version: LayerVersion, unzipped_size: int, bytecode: str) -> dict
         "CodeSize": str(version.code_size),
         "UnzippedSize": str(unzipped_size),
         "Bytecode": bytecode or "unknown",
+        "Proof": proof or "none",
     }
 
 
@@ -146,6 +149,10 @@ class Provider:
             log.info("Not reusing the archive %s: it has no bytecode for %s, which now has a worker", artifact.key,
                      ", ".join(artifact.uncompiled))
             artifact = None
+        if artifact is not None and self._imports_now(spec, artifact.proof):
+            log.info("Not reusing the archive %s: it was not imported (Proof %s), and a worker now can",
+                     artifact.key, artifact.proof or "none")
+            artifact = None
         steps = plan.plan_apply(versions, version_key, request.owner, request.physical_id, artifact)
         log.info("Plan: %s", steps.describe())
         for step in steps.steps:
@@ -174,6 +181,12 @@ class Provider:
                 if runtime in spec.runtimes)
         return any(a is not None and a.compile for a in able)
 
+    def _imports_now(self, spec: LayerSpec, proof: str) -> bool:
+        """Whether ImportCheck auto can now import a layer that an earlier build could only check statically."""
+        if proof == "imported" or spec.import_mode != "auto":
+            return False
+        return any((able := self.workers.capability(t)) is not None and able.imports for t in spec.targets)
+
     def _reuse(self, spec: LayerSpec, chosen: LayerVersion, owner: str) -> Outcome | None:
         details = self.store.get(chosen)
         marker = identity.read_marker(details.description) if details else None
@@ -183,7 +196,8 @@ class Provider:
         self._forget_orphan(details.arn, owner)  # referenced again: no longer the reaper's orphan
         self._share(spec, details.arn)  # a retry whose first attempt died before sharing
         self.observer.measure("VersionReused", 1, "Count")
-        return Outcome(details.arn, attributes(details, marker.unzipped_size, marker.bytecode), reused=True)
+        return Outcome(details.arn, attributes(details, marker.unzipped_size, marker.bytecode, marker.proof),
+                       reused=True)
 
     def _reusable_artifact(self, pointer: str) -> plan.Artifact | None:
         """The archive a build of the same content left in the bucket, if it is still there."""
@@ -195,14 +209,17 @@ class Provider:
         packages = tuple(str(p) for p in found.get("packages", []) if isinstance(p, str))
         bytecode = found.get("bytecode") if found.get("bytecode") in BYTECODE_STATES else ""
         uncompiled = tuple(str(r) for r in found.get("uncompiled", []) if isinstance(r, str))
-        return plan.Artifact(found["key"], found["unzipped_size"], packages, str(bytecode or ""), uncompiled)
+        proof = found.get("proof") if found.get("proof") in PROOF_STATES else ""
+        return plan.Artifact(found["key"], found["unzipped_size"], packages, str(bytecode or ""), uncompiled,
+                             str(proof or ""))
 
     def _build(self, spec: LayerSpec, content_key: str, pointer: str, timings: dict[str, float]) -> plan.Artifact:
         with self.workspace.workdir() as workdir, self.workspace.guard():
             started = time.monotonic()
             index = index_for(self.settings, self.store)
+            sources = self._sources(spec, workdir) if self.settings.allow_sdist else None
             with self.observer.phase("install"):
-                built = self.engine.build(spec, workdir, index, self.deadline.for_work, content_key)
+                built = self.engine.build(spec, workdir, index, self.deadline.for_work, content_key, sources)
             timings["install"] = time.monotonic() - started
 
             started = time.monotonic()
@@ -230,16 +247,24 @@ class Provider:
             packages = built.packages
             self.store.write_json(pointer, {"key": key, "unzipped_size": zipped.unzipped_size,
                                             "packages": list(packages), "bytecode": verified.bytecode,
-                                            "uncompiled": list(verified.uncompiled)})
+                                            "uncompiled": list(verified.uncompiled), "proof": verified.proof})
             timings["upload"] = time.monotonic() - started
         wheels.prune(self.settings.cache_root / "wheels", self.workspace.cache_budget())
-        return plan.Artifact(key, zipped.unzipped_size, packages, verified.bytecode, verified.uncompiled)
+        return plan.Artifact(key, zipped.unzipped_size, packages, verified.bytecode, verified.uncompiled,
+                             verified.proof)
+
+    def _sources(self, spec: LayerSpec, workdir: Path) -> SourceBuilds:
+        """Source distributions, built by the worker of the first runtime that can run code (never here)."""
+        able = [t for t in spec.targets if (c := self.workers.capability(t)) is not None and c.imports]
+        builder = self.workers.build_source if able else self.static.build_source
+        return SourceBuilds(builder, (able or list(spec.targets))[0], workdir, self.settings.cache_root / "wheels",
+                            self.engine.lister)
 
     def _publish(self, spec: LayerSpec, artifact: plan.Artifact, version_key: str, owner: str,
                  timings: dict[str, float]) -> Outcome:
         self.deadline.check("publishing")
         started = time.monotonic()
-        marker = Marker(version_key, owner, artifact.unzipped_size, artifact.bytecode)
+        marker = Marker(version_key, owner, artifact.unzipped_size, artifact.bytecode, artifact.proof)
         with self.observer.phase("publish"):
             published, retried = self.store.publish(spec, artifact.key, identity.describe(spec.description, marker))
         self.journal.published(published.arn)  # before anything else can fail: the reaper can name it
@@ -255,10 +280,12 @@ class Provider:
         self.observer.measure("BuildSeconds", sum(timings.values()), "Seconds")
         self.observer.measure("UnzippedBytes", artifact.unzipped_size, "Bytes")
         self.observer.measure("ZipBytes", published.code_size, "Bytes")
-        log.info("Published %s: %d bytes zipped, %d unzipped, bytecode %s, %s", published.arn, published.code_size,
-                 artifact.unzipped_size, artifact.bytecode, ", ".join(artifact.packages),
+        log.info("Published %s: %d bytes zipped, %d unzipped, bytecode %s, proof %s, %s", published.arn,
+                 published.code_size, artifact.unzipped_size, artifact.bytecode, artifact.proof or "none",
+                 ", ".join(artifact.packages),
                  extra={"timings": {k: round(v, 3) for k, v in timings.items()}})
-        return Outcome(published.arn, attributes(published, artifact.unzipped_size, artifact.bytecode), False,
+        return Outcome(published.arn, attributes(published, artifact.unzipped_size, artifact.bytecode, artifact.proof),
+                       False,
                        artifact.packages, timings)
 
     def _share(self, spec: LayerSpec, arn: str) -> None:
@@ -324,9 +351,11 @@ def workers_for(settings: Settings, store: Store, engine: Engine) -> Workers:
         return LambdaWorkers(store, settings.worker_functions)
     if settings.in_lambda:
         return StaticCheck()
+    from . import imageroot
     from .install import find_uv
 
-    return LocalWorkers(interpreters.shared(_optional(find_uv)), RuntimeSite(engine.cache_root / "runtime", find_uv))
+    return LocalWorkers(interpreters.shared(_optional(find_uv)), RuntimeSite(engine.cache_root / "runtime", find_uv),
+                        image_root=imageroot.find())
 
 
 def _optional(find: Callable[[], str]) -> str | None:

@@ -11,6 +11,7 @@ take the layer over Lambda's limit).
 from __future__ import annotations
 
 import logging
+import re
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ from typing import Any
 from . import archive
 from .archive import Entry, WheelMember
 from .errors import LayerTooLarge, NotLoadable
+from .identity import PROOF_STATES
 from .properties import LayerSpec, clip
 from .target import Target
+from .worker.protocol import ImportOutcome, JobReport, LibraryProblem
 from .workers import STACK_WORKERS, Capability, Job, Report, StaticCheck, Workers
 
 log = logging.getLogger(__name__)
@@ -42,11 +45,14 @@ class Jobs:
 
 def plan_jobs(spec: LayerSpec, capabilities: Mapping[Target, Capability | None], workers_from: str = STACK_WORKERS
               ) -> Jobs:
-    """What each runtime's worker does; refuses what the spec requires and no worker can do."""
+    """What each runtime's worker does; refuses what the spec requires and no worker can do.
+
+    ImportCheck auto imports the requested distributions' modules wherever a worker can import, and
+    falls back to the library check where none can (the Proof attribute says which)."""
     workers, static, no_bytecode = [], [], []
     for target in spec.targets:
         able = capabilities.get(target)
-        if spec.import_check and (able is None or not able.imports):
+        if spec.import_mode == "modules" and (able is None or not able.imports):
             raise NotLoadable(f"ImportCheck needs a {target.describe()} worker to import on, and there is none "
                               f"({workers_from}).")
         compiles = spec.bytecode != "false" and able is not None and able.compile
@@ -58,7 +64,8 @@ def plan_jobs(spec: LayerSpec, capabilities: Mapping[Target, Capability | None],
         if able is None:
             static.append(Job(target, False))
         else:
-            workers.append(Job(target, compiles, spec.import_check))
+            auto = spec.import_mode == "auto" and able.imports
+            workers.append(Job(target, compiles, spec.import_check, spec.distributions if auto else ()))
     return Jobs(tuple(workers), tuple(static), tuple(no_bytecode))
 
 
@@ -73,7 +80,7 @@ def _shown(path: str) -> str:
     return archive.in_folder(path)
 
 
-def _library_problem(target: Target, problem: Mapping[str, str], owners: Mapping[str, str]) -> str:
+def _library_problem(target: Target, problem: LibraryProblem, owners: Mapping[str, str]) -> str:
     where = _shown(problem["path"])
     if problem["what"] == "machine":
         return f"{where} is built for {problem['detail']}, not {target.machine}"
@@ -99,17 +106,74 @@ def evaluate(reports: Sequence[Report], owners: Mapping[str, str]) -> Findings:
         if found:
             more = f" (and {len(found) - 1} more; see the log)" if len(found) > 1 else ""
             errors.append(f"Not loadable on {target.describe()}: {found[0]}{more}.")
-        warnings += [f"{target.describe()}: {_library_problem(target, p, owners)}, but no import loads it"
+        imported = bool(report.data.get("imports")) and all(i.get("ok") for i in report.data.get("imports") or [])
+        after = ", but no import loads it" + (" (every import passed: a later ctypes load of it would fail)"
+                                              if imported else "")
+        warnings += [f"{target.describe()}: {_library_problem(target, p, owners)}{after}"
                      for p in libraries.get("warnings", [])]
         for outcome in report.data.get("imports") or []:
-            if not outcome.get("ok"):
+            if outcome.get("ok"):
+                continue
+            if not report.job.distributions:  # an ImportCheck list: every failure counts
                 errors.append(f"ImportCheck: import {clip(outcome.get('module', '?'))} failed on "
                               f"{target.describe()}: {clip(outcome.get('error', ''), 300)}")
+            elif outcome.get("category") in FATAL:
+                errors.append(import_failure(target, outcome))
+            else:
+                warnings.append(f"{target.describe()}: import {outcome.get('module')} failed for a reason the "
+                                f"layer cannot fix ({outcome.get('category')}): {clip(outcome.get('error', ''), 300)}")
         failed = (report.data.get("bytecode") or {}).get("failed_count", 0)
         if failed:
             warnings.append(f"{target.describe()}: {failed} modules did not compile (kept as source): "
-                            + ", ".join(f[0] for f in report.data["bytecode"]["failed"][:5]))
+                            + ", ".join(f[0] for f in report.data["bytecode"].get("failed", [])[:5]))
     return Findings(tuple(errors), tuple(warnings))
+
+
+# ImportCheck auto fails the layer on these: a module or a library missing, or a crash. Anything else
+# (a KeyError for an environment variable, a refused connection) is the function's to provide: a warning.
+FATAL = ("import", "library", "crash")
+_LIBRARY = re.compile(r"cannot load library '(?P<quoted>[^']+)'|(?P<name>[\w.+-]+\.so(?:\.[\w.]+)?)"
+                      r"(?::| \(| cannot)")
+
+
+def missing_library(error: str) -> str:
+    """The library an import error names: 'libgomp.so.1', 'libgobject-2.0-0'; '' if none."""
+    match = _LIBRARY.search(error)
+    return (match["quoted"] or match["name"]) if match else ""
+
+
+def import_failure(target: Target, outcome: ImportOutcome) -> str:
+    """The reason for an import that fails on the runtime: the module, the library, what to do."""
+    module = clip(outcome.get("module", "?"))
+    error = clip(outcome.get("error", ""), 300)
+    library = missing_library(error) if outcome.get("category") in ("import", "library") else ""
+    head = f"Not loadable on {target.describe()}: import {module} fails"
+    if not library:
+        return f"{head}: {error}"
+    distribution = outcome.get("distribution", "")
+    fix = f"use {KNOWN_FIXES[distribution]} instead of {distribution}, or " if distribution in KNOWN_FIXES else ""
+    return (f"{head}: {library} is not in the {target.runtime} image ({IMAGES[target.image]}): {error}. "
+            f"To fix it, {fix}publish a layer of your own that has {library} under lib/ (Lambda puts /opt/lib on "
+            "LD_LIBRARY_PATH) and list it before this one.")
+
+
+def proof_of(report: Report) -> str:
+    """What a runtime's report shows: imported (imports ran, none failed for good), or libraries."""
+    outcomes = report.data.get("imports") or []
+    if any(o.get("ok") for o in outcomes):
+        return "imported"
+    return "libraries" if "libraries" in report.data or outcomes else "none"
+
+
+def _proven(report: Report) -> str:
+    """'python3.12 imported (pandas, numpy)', for the log."""
+    modules = [str(o.get("module")) for o in report.data.get("imports") or [] if o.get("ok")]
+    return f"{report.job.target.runtime} {proof_of(report)}" + (f" ({', '.join(modules)})" if modules else "")
+
+
+def weakest(proofs: Sequence[str]) -> str:
+    """The Proof attribute of a layer: the weakest over its runtimes."""
+    return min(proofs, key=PROOF_STATES.index) if proofs else "none"
 
 
 def bytecode_entries(path: Path) -> list[Entry]:
@@ -127,6 +191,7 @@ class Verified:
     staged: archive.Archive  # the archive of the entries before bytecode
     bytecode: str  # the Bytecode attribute: included, partial, omitted, off
     bytecode_note: str = ""  # why, for the log
+    proof: str = "none"  # the Proof attribute: imported, libraries, none
     reports: tuple[Report, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     uncompiled: tuple[str, ...] = ()  # runtimes that got no bytecode for want of a worker
@@ -169,12 +234,18 @@ def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], wor
         log.warning("No bytecode for %s: no worker for that runtime", target.describe())
     if findings.errors:
         raise NotLoadable(findings.errors[0], "\n".join(findings.errors))
-    uncompiled = tuple(t.runtime for t in jobs.no_bytecode)
+    proof = weakest([proof_of(r) for r in reports])
+    log.info("Proof %s: %s", proof, "; ".join(_proven(r) for r in reports))
+
+    def verified(layer: list[Entry], why: str = "") -> Verified:
+        state, note = bytecode_state(spec, compiled, jobs.no_bytecode, why)
+        return Verified(layer, staged, state, note, proof, tuple(reports), findings.warnings,
+                        tuple(t.runtime for t in jobs.no_bytecode))
+
     made = [r for r in reports if r.bytecode is not None]
     compiled = [r.job.target for r in made]
     if not made:
-        return Verified(entries, staged, *bytecode_state(spec, compiled, jobs.no_bytecode), tuple(reports),
-                        findings.warnings, uncompiled)
+        return verified(entries)
     with_bytecode = sorted([*entries, *(e for r in made for e in bytecode_entries(r.bytecode or Path()))],
                            key=lambda e: e.arcname)
     try:
@@ -185,17 +256,16 @@ def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], wor
         archive.check_size(entries)  # too large even without: that reason, not the bytecode's
         why = "the layer would be over Lambda's 262.1 MB unzipped with it"
         log.warning("Bytecode left out: %s", why)
-        return Verified(entries, staged, *bytecode_state(spec, compiled, jobs.no_bytecode, why), tuple(reports),
-                        findings.warnings, uncompiled)
-    return Verified(with_bytecode, staged, *bytecode_state(spec, compiled, jobs.no_bytecode), tuple(reports),
-                    findings.warnings, uncompiled)
+        return verified(entries, why)
+    return verified(with_bytecode)
 
 
-def _summary(data: Mapping[str, Any]) -> dict[str, Any]:
+def _summary(data: JobReport) -> dict[str, Any]:
     """A worker's report for the log: counts and timings, not file lists."""
     bytecode = data.get("bytecode") or {}
     libraries = data.get("libraries") or {}
     return {"python": data.get("python"), "machine": data.get("machine"), "timings": data.get("timings"),
             "compiled": bytecode.get("files"), "objects": libraries.get("objects"),
             "library_source": libraries.get("source"),
-            "imports": [(i.get("module"), i.get("ok")) for i in data.get("imports") or []]}
+            "imports": [(i.get("module"), i.get("ok"), i.get("category")) for i in data.get("imports") or []],
+            "import_modules": data.get("import_modules")}

@@ -23,18 +23,25 @@ import json
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import uuid
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .errors import InstallFailed, WorkerFailed
 from .interpreters import Interpreter, Interpreters
 from .target import Target
 from .worker import job as worker_job
+from .worker.protocol import PROTOCOL, JobReport, JobRequest
+
+if TYPE_CHECKING:
+    from .imageroot import ImageRoot
+    from .sources import SourceJob
 
 log = logging.getLogger(__name__)
 HANDLER_ROOT = Path(__file__).resolve().parent.parent  # the folder holding pylayer/
@@ -48,7 +55,12 @@ _BOOT = ("import sys; sys.path.insert(0, {root!r}); from pylayer.worker.__main__
 class Job:
     target: Target
     compile: bool
-    imports: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()  # modules to import (ImportCheck as a list)
+    distributions: tuple[str, ...] = ()  # ImportCheck auto: import these distributions' own modules
+
+    @property
+    def imports_anything(self) -> bool:
+        return bool(self.imports or self.distributions)
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,7 @@ class Capability:
 class Report:
     job: Job
     where: str
-    data: Mapping[str, Any]  # the worker's report (pylayer/worker/job.py)
+    data: JobReport  # the worker's report (pylayer/worker/job.py)
     bytecode: Path | None = None  # its zip of .pyc, checked
 
 
@@ -78,12 +90,59 @@ class Workers(Protocol):
     def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float]
             ) -> list[Report]: ...
 
+    def build_source(self, job: SourceJob, workdir: Path, time_left: Callable[[], float]) -> Path:
+        """A pure wheel built from a source distribution by the job's runtime worker (a local file)."""
+        ...
 
-def request(job: Job, **extra: Any) -> dict[str, Any]:
+
+def source_request(job: SourceJob, **extra: Any) -> JobRequest:
+    """The worker's request to build one source distribution."""
+    made: JobRequest = {"protocol": PROTOCOL, "action": "build_sdist", "runtime": job.target.runtime,
+                        "architecture": job.target.architecture, "backend": job.build_system.backend,
+                        "backend_path": list(job.build_system.backend_path), "sdist_name": job.sdist.name}
+    made.update(extra)  # type: ignore[typeddict-item]  # extra holds JobRequest keys only
+    return made
+
+
+def _source_report(data: Mapping[str, Any], job: SourceJob) -> Mapping[str, Any]:
+    """A build_sdist answer: the package refused (the user's to fix), the worker failed, or a wheel."""
+    if "refused" in data:
+        raise InstallFailed(str(data["refused"])[:600])
+    return checked_report(data, job.target)
+
+
+def _built_wheel(data: Mapping[str, Any], path: Path, job: SourceJob) -> Path:
+    """The wheel a worker built, as its report describes it: the name it gave and the bytes it hashed."""
+    name = str(data.get("wheel") or "")
+    if not name.endswith(".whl") or "/" in name or name.startswith("."):
+        raise WorkerFailed(f"The {job.target.describe()} worker built no wheel from {job.sdist.name}.")
+    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != data.get("sha256"):
+        raise WorkerFailed(f"The wheel the {job.target.describe()} worker built from {job.sdist.name} does not "
+                           "match the digest it reported; refusing it.")
+    named = path.with_name(name)
+    path.replace(named)
+    return named
+
+
+def request(job: Job, **extra: Any) -> JobRequest:
     """The worker's request for a job (the transport adds where the archive and the output are)."""
-    return {"runtime": job.target.runtime, "architecture": job.target.architecture, "compile": job.compile,
-            "skip_dirs": list(SKIP_DIRS), "imports": list(job.imports),
-            "paths": [job.target.site_packages, "python"], **extra}
+    made: JobRequest = {"protocol": PROTOCOL, "runtime": job.target.runtime,
+                        "architecture": job.target.architecture, "compile": job.compile,
+                        "skip_dirs": list(SKIP_DIRS), "imports": list(job.imports),
+                        "import_distributions": list(job.distributions),
+                        "paths": [job.target.site_packages, "python"]}
+    made.update(extra)  # type: ignore[typeddict-item]  # extra holds JobRequest keys only
+    return made
+
+
+def checked_report(data: Mapping[str, Any], target: Target) -> JobReport:
+    """A worker's answer, refused when it failed or speaks another protocol than this provider."""
+    if "error" in data:
+        raise WorkerFailed(f"The {target.describe()} worker failed: {str(data['error'])[:300]}")
+    if data.get("protocol") != PROTOCOL:
+        raise WorkerFailed(f"The {target.describe()} worker runs protocol {data.get('protocol')!s:.20}, the "
+                           f"provider {PROTOCOL}: redeploy the provider stack so both are the same release.")
+    return cast(JobReport, data)
 
 
 def _checked_bytecode(data: Mapping[str, Any], path: Path) -> Path | None:
@@ -113,73 +172,120 @@ class StaticCheck:
         for job in jobs:
             scratch = workdir / f"static-{job.target.runtime}"
             scratch.mkdir(parents=True, exist_ok=True)
-            data = worker_job.run(request(Job(job.target, False), archive=str(archive), output=""), str(scratch))
+            data = checked_report(worker_job.run(request(Job(job.target, False), archive=str(archive), output=""),
+                                                 str(scratch)), job.target)
             reports.append(Report(job, self.capability(job.target).where, data))
         return reports
+
+    def build_source(self, job: SourceJob, workdir: Path, time_left: Callable[[], float]) -> Path:
+        raise InstallFailed(f"{job.sdist.name} is a source distribution, and building it runs its code: that "
+                            f"happens only in a runtime worker, and there is none ({self.workers_from}).")
 
 
 # --------------------------------------------------------------------------- local
 
 @dataclass
 class LocalWorkers:
+    """Local interpreters. Imports run, where the machine allows, in a root file system that holds only
+    what Lambda's images hold (``imageroot``): this machine's own libraries would hide a missing one."""
+
     interpreters: Interpreters
     runtime_site: Callable[[Target], Path | None] = lambda target: None
     processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    image_root: ImageRoot | None = None
     workers_from = "local interpreters: PYLAYER_PYTHONS, pythonX.Y on PATH, pyenv, uv"  # not a field
 
     def _native(self, target: Target) -> Interpreter | None:
         own = self.interpreters.find(target.python_version, platform.machine())
         return own or self.interpreters.find(target.python_version, target.machine)
 
+    def _importer(self, target: Target) -> Interpreter | None:
+        return self.interpreters.find(target.python_version, target.machine)
+
+    def _libraries(self, interpreter: Interpreter) -> str:
+        """Whose libraries an import on this interpreter sees."""
+        if interpreter.machine != platform.machine():
+            return "its emulated Debian root"
+        return self.image_root.describe() if self.image_root else "this machine's libraries, not the image's"
+
     def capability(self, target: Target) -> Capability | None:
         compiler = self._native(target)
-        importer = self.interpreters.find(target.python_version, target.machine)
+        importer = self._importer(target)
         if compiler is None:
             return None
         where = f"local {compiler.describe()}" + (f", imports on {importer.describe()}" if importer
                                                    and importer != compiler else "")
+        if importer is not None:
+            where += f" ({self._libraries(importer)})"
         return Capability(True, importer is not None, where)
 
     def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float]
             ) -> list[Report]:
-        calls: list[tuple[Job, Interpreter, dict[str, Any]]] = []
+        calls: list[tuple[Job, Interpreter, JobRequest]] = []
+        processes = max(1, self.processes // (sum(1 for job in jobs if job.compile) or 1))
         for job in jobs:
             compiler = self._native(job.target)
-            importer = self.interpreters.find(job.target.python_version, job.target.machine)
-            if compiler is None or (job.imports and importer is None):
+            importer = self._importer(job.target)
+            if compiler is None or (job.imports_anything and importer is None):
                 raise WorkerFailed(f"No local python{job.target.python_version} for {job.target.describe()}.")
             output = workdir / f"bytecode-{job.target.runtime}.zip"
-            common = {"archive": str(archive), "output": str(output), "scratch_parent": str(workdir)}
-            if job.imports and importer is not None and importer != compiler:
+            common: dict[str, Any] = {"archive": str(archive), "output": str(output), "scratch_parent": str(workdir),
+                                      "processes": processes}
+            site = self.runtime_site(job.target) if job.imports_anything else None
+            if site:
+                common["runtime_site"] = str(site)
+            if job.imports_anything and importer is not None and importer != compiler:
                 calls.append((job, compiler, request(Job(job.target, job.compile), **common)))
-                site = self.runtime_site(job.target)
-                calls.append((job, importer, {**request(Job(job.target, False, job.imports), **common),
-                                              "runtime_site": str(site) if site else "", "libraries_off": True}))
+                calls.append((job, importer, request(Job(job.target, False, job.imports, job.distributions),
+                                                     libraries_off=True, **common)))
             else:
-                site = self.runtime_site(job.target) if job.imports else None
-                calls.append((job, compiler, {**request(job, **common), "runtime_site": str(site) if site else ""}))
-        compiling = sum(1 for _, _, r in calls if r["compile"]) or 1
-        processes = max(1, self.processes // compiling)
+                calls.append((job, compiler, request(job, **common)))
         with ThreadPoolExecutor(max_workers=max(1, len(calls))) as pool:
-            results = list(pool.map(lambda c: self._call(c[1], {**c[2], "processes": processes}, time_left), calls))
+            results = list(pool.map(lambda c: self._call(c[1], c[2], workdir, time_left), calls))
         merged: dict[Job, dict[str, Any]] = {}
         wheres: dict[Job, list[str]] = {}
-        for (job, interpreter, _), data in zip(calls, results, strict=True):
-            merged.setdefault(job, {}).update({k: v for k, v in data.items() if v is not None})
-            wheres.setdefault(job, []).append(f"local {interpreter.describe()}")
+        for (job, interpreter, payload), answer in zip(calls, results, strict=True):
+            merged.setdefault(job, {}).update({k: v for k, v in answer.items() if v is not None})
+            imports = f" (imports on {self._libraries(interpreter)})" if payload.get("imports") or \
+                payload.get("import_distributions") else ""
+            wheres.setdefault(job, []).append(f"local {interpreter.describe()}{imports}")
         reports = []
         for job in jobs:
-            data = merged[job]
+            data = checked_report(merged[job], job.target)
             path = workdir / f"bytecode-{job.target.runtime}.zip"
             reports.append(Report(job, "; ".join(wheres[job]), data, _checked_bytecode(data, path)))
         return reports
 
-    def _call(self, interpreter: Interpreter, payload: dict[str, Any], time_left: Callable[[], float]
+    def build_source(self, job: SourceJob, workdir: Path, time_left: Callable[[], float]) -> Path:
+        interpreter = self._importer(job.target) or self._native(job.target)
+        if interpreter is None:
+            raise WorkerFailed(f"No local python{job.target.python_version} for {job.target.describe()}.")
+        folder = workdir / f"source-{uuid.uuid4().hex[:8]}"
+        (folder / "build").mkdir(parents=True)
+        # Everything the build reads sits in the work folder: the one folder bound into the image root.
+        wheels = [Path(shutil.copy(w, folder / "build" / w.name)) for w in job.build_wheels]
+        sdist = Path(shutil.copy(job.sdist, folder / job.sdist.name))
+        payload = source_request(job, sdist=str(sdist), build_wheels=[str(w) for w in wheels],
+                                 output_dir=str(folder / "out"), scratch_parent=str(workdir))
+        data = _source_report(self._call(interpreter, payload, workdir, time_left), job)
+        return _built_wheel(data, folder / "out" / Path(str(data.get("wheel") or "missing.whl")).name, job)
+
+    def _call(self, interpreter: Interpreter, payload: JobRequest, workdir: Path, time_left: Callable[[], float]
               ) -> dict[str, Any]:
         command = [*interpreter.command, "-S", "-c", _BOOT.format(root=str(HANDLER_ROOT))]
-        payload = {**payload, "python": list(interpreter.command)}
+        payload = cast(JobRequest, {**payload, "python": list(interpreter.command)})
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
         env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+        if self.image_root is not None and interpreter.machine == platform.machine() and \
+                (payload.get("imports") or payload.get("import_distributions") or payload.get("action")):
+            # Package code runs here: in the image's file system, with only the folders the job needs.
+            from .imageroot import interpreter_binds  # local runs only
+
+            binds = [*interpreter_binds(interpreter.command), str(HANDLER_ROOT)]
+            binds += [str(payload["runtime_site"])] if payload.get("runtime_site") else []
+            env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+                   "TMPDIR": str(workdir)}
+            command = self.image_root.command(command, binds=binds, writable=[str(workdir)], env=env)
         timeout = max(time_left(), 1.0)
         try:
             done = subprocess.run(command, input=json.dumps(payload), env=env, capture_output=True,  # noqa: S603
@@ -257,12 +363,34 @@ class LambdaWorkers:
             except Exception:
                 log.warning("Could not remove the staged files under %s", prefix, exc_info=True)
 
+    def build_source(self, job: SourceJob, workdir: Path, time_left: Callable[[], float]) -> Path:
+        function = self.functions.get((job.target.runtime, job.target.architecture))
+        if function is None:
+            raise WorkerFailed(f"No {job.target.describe()} worker ({self.workers_from}).")
+        prefix = f"staging/{uuid.uuid4().hex}/"
+        bundle = workdir / f"{uuid.uuid4().hex[:8]}-source.zip"
+        with zipfile.ZipFile(bundle, "w") as out:  # the sdist and its build environment, stored as they are
+            out.write(job.sdist, f"sdist/{job.sdist.name}")
+            for wheel in job.build_wheels:
+                out.write(wheel, f"build/{wheel.name}")
+        source, output = prefix + "source.zip", prefix + "built.whl"
+        self.staging.upload(bundle, source)
+        try:
+            payload = source_request(job, bucket=self.staging.bucket, source_key=source, output_key=output)
+            data = _source_report(self.staging.invoke(function, dict(payload), max(time_left(), 1.0)), job)
+            path = workdir / f"{uuid.uuid4().hex[:8]}-built.whl"
+            self.staging.download(output, path)
+            return _built_wheel(data, path, job)
+        finally:
+            try:
+                self.staging.remove([source, output])
+            except Exception:
+                log.warning("Could not remove the staged files under %s", prefix, exc_info=True)
+
     def _one(self, job: Job, source: str, output: str, workdir: Path, time_left: Callable[[], float]) -> Report:
         function = self.functions[(job.target.runtime, job.target.architecture)]
         payload = request(job, bucket=self.staging.bucket, source_key=source, output_key=output)
-        data = self.staging.invoke(function, payload, max(time_left(), 1.0))
-        if "error" in data:
-            raise WorkerFailed(f"The {job.target.describe()} worker failed: {str(data['error'])[:300]}")
+        data = checked_report(self.staging.invoke(function, dict(payload), max(time_left(), 1.0)), job.target)
         path = None
         if isinstance(data.get("bytecode"), Mapping):
             path = workdir / f"bytecode-{job.target.runtime}.zip"

@@ -14,7 +14,8 @@ from tests.support.cfn import Cloudformation
 
 SIX = {"LayerName": "six", "Requirements": ["six==1.16.0"], "Runtime": "python3.12",
        "Architecture": "x86_64"}
-ATTRIBUTES = {"LayerVersionArn", "LayerArn", "Version", "CodeSha256", "CodeSize", "UnzippedSize", "Bytecode"}
+ATTRIBUTES = {"LayerVersionArn", "LayerArn", "Version", "CodeSha256", "CodeSize", "UnzippedSize", "Bytecode",
+              "Proof"}
 
 
 def test_create_publishes_a_pure_python_layer(cfn: Cloudformation, moto_endpoint: str,

@@ -17,7 +17,7 @@ from cfnlint.decode import cfn_yaml
 
 from pylayer import errors
 from pylayer.devtools import cli
-from pylayer.identity import BYTECODE_STATES
+from pylayer.identity import BYTECODE_STATES, PROOF_STATES
 from pylayer.lint import findings
 from pylayer.properties import SCHEMA
 
@@ -61,6 +61,12 @@ def test_every_value_of_the_bytecode_attribute_is_explained() -> None:
     reference = text("reference.md")
     for state in BYTECODE_STATES:
         assert f"`{state}`" in reference, state
+
+
+def test_every_value_of_the_proof_attribute_is_explained() -> None:
+    reference = text("reference.md")
+    for state in PROOF_STATES:
+        assert re.search(rf"^\| `{state}` \| ", reference, re.MULTILINE), state
 
 
 def test_every_template_parameter_is_documented() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -19,7 +19,9 @@ from pylayer.layerversion import LayerVersion
 from pylayer.properties import Defaults, LayerSpec, parse
 from pylayer.provider import Provider, Request
 from pylayer.settings import Settings
+from pylayer.sources import SourceBuilds, SourceJob
 from pylayer.target import Target
+from pylayer.worker.protocol import JobReport
 from pylayer.workers import STACK_WORKERS, Capability, Job, Report
 
 ACCOUNT = "123456789012"
@@ -116,7 +118,7 @@ class FakeEngine:
     indexes: list[Index] = field(default_factory=list)
 
     def build(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float],
-              content_key: str) -> Built:
+              content_key: str, sources: SourceBuilds | None = None) -> Built:
         self.builds.append(spec.layer_name)
         self.indexes.append(index)
         entries = [archive.Entry(f"python/mod{i}.py", 6, False, data=b"x = 1\n") for i in range(self.files)]
@@ -139,8 +141,12 @@ class FakeWorkers:
             ) -> list[Report]:
         self.jobs += jobs
         data = {"libraries": {"errors": self.library_errors, "warnings": []},
-                "imports": [{"module": m, "ok": True} for m in jobs[0].imports] if jobs else []}
-        return [Report(job, "fake", data) for job in jobs]
+                "imports": [{"module": m, "ok": True} for m in jobs[0].imports or jobs[0].distributions] if jobs
+                else []}
+        return [Report(job, "fake", cast(JobReport, data)) for job in jobs]
+
+    def build_source(self, job: SourceJob, workdir: Path, time_left: Callable[[], float]) -> Path:
+        raise AssertionError("no source distribution is built in these tests")
 
 
 def settings(tmp_path: Path, **changes: Any) -> Settings:
@@ -360,7 +366,7 @@ def test_no_worker_means_no_bytecode_with_auto_and_a_refusal_with_true(store: Fa
 def test_requirements_whose_markers_exclude_the_target_fail_clearly(store: FakeStore, tmp_path: Path) -> None:
     class Empty(FakeEngine):
         def build(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float],
-                  content_key: str) -> Built:
+                  content_key: str, sources: SourceBuilds | None = None) -> Built:
             raise InstallFailed(f"Nothing to install for {spec.describe()}: the environment markers exclude it.")
 
     prov = provider(store, tmp_path, Empty())

@@ -6,7 +6,7 @@ import dataclasses
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -14,7 +14,9 @@ from pylayer import archive, verify
 from pylayer.archive import Entry
 from pylayer.errors import NotLoadable
 from pylayer.properties import LayerSpec
+from pylayer.sources import SourceJob
 from pylayer.target import Target
+from pylayer.worker.protocol import JobReport
 from pylayer.workers import Capability, Job, Report
 
 PY311 = Target("python3.11", "arm64")
@@ -24,8 +26,9 @@ ABLE = Capability(compile=True, imports=True, where="worker fake")
 
 def spec(bytecode: str = "auto", import_check: tuple[str, ...] = ()) -> LayerSpec:
     # Runtimes written newest first: the spec's targets are oldest first whatever the order.
+    # ImportCheck none unless a list is given: these tests are about the list and bytecode (auto: test_import_proof)
     return LayerSpec("demo", ("numpy",), "arm64", ("python3.12", "python3.11"), bytecode=bytecode,
-                     import_check=import_check)
+                     import_check=import_check, import_auto=False)
 
 
 # --------------------------------------------------------------------------- plan_jobs
@@ -107,7 +110,7 @@ def test_import_check_without_any_worker_is_refused() -> None:
 # --------------------------------------------------------------------------- evaluate
 
 def report(target: Target = PY312, **data: Any) -> Report:
-    return Report(Job(target, True, ("cv2",)), "worker fake", data)
+    return Report(Job(target, True, ("cv2",)), "worker fake", cast(JobReport, data))
 
 
 def problem(path: str, what: str, detail: str, loaded_by: str = "") -> dict[str, str]:
@@ -312,7 +315,10 @@ class FakeWorkers:
             ) -> list[Report]:
         assert zipfile.is_zipfile(archive)
         self.jobs += jobs
-        return [Report(job, "worker fake", self.data, self.bytecode.get(job.target)) for job in jobs]
+        return [Report(job, "worker fake", cast(JobReport, self.data), self.bytecode.get(job.target)) for job in jobs]
+
+    def build_source(self, job: SourceJob, workdir: Path, time_left: Callable[[], float]) -> Path:
+        raise AssertionError("no source distribution is built in these tests")
 
 
 def test_verify_adds_the_workers_bytecode(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import archive, builder, identity, layout, slim, wheels
+from .. import archive, builder, identity, imageroot, layout, slim, wheels
 from ..errors import ProviderError
 from ..index import Index
 from ..install import find_uv
@@ -78,7 +78,7 @@ def run_build(args: argparse.Namespace) -> int:
     spec = parse({"LayerName": name, "Requirements": list(requirements or ["placeholder"]),
                   "CompatibleRuntimes": runtimes, "Architecture": args.architecture, "Slim": args.slim,
                   "ExcludeRuntimePackages": args.exclude_runtime_packages, "Bytecode": args.bytecode,
-                  "ImportCheck": args.import_check or []}, PROVIDER_DEFAULTS)
+                  "ImportCheck": args.import_check or "auto"}, PROVIDER_DEFAULTS)
     engine = _engine(args.cache)
     with _workdir() as workdir:
         installed: list[archive.Entry] = []
@@ -93,7 +93,8 @@ def run_build(args: argparse.Namespace) -> int:
         for arcname in overridden:
             print(f"warning: {arcname} from {directory} replaces the installed file", file=sys.stderr)
         archive.check_size(entries)
-        workers = LocalWorkers(Interpreters(uv=find_uv()), RuntimeSite(engine.cache_root / "runtime", find_uv))
+        workers = LocalWorkers(Interpreters(uv=find_uv()), RuntimeSite(engine.cache_root / "runtime", find_uv),
+                               image_root=imageroot.find())
         verified = verify(spec, entries, owners, workers, workdir, _no_deadline)
         built = archive.write_zip(verified.entries, workdir / "layer.zip")
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -246,7 +247,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--bytecode", choices=("auto", "true", "false"), default="auto",
                        help="as the Bytecode property (default: %(default)s)")
     build.add_argument("--import-check", action="append", metavar="MODULE",
-                       help="as ImportCheck: import MODULE on a local interpreter of each runtime (repeat it)")
+                       help="as ImportCheck: import MODULE on a local interpreter of each runtime (repeat it), "
+                            "or none (default: auto, the requested packages' own modules)")
     build.add_argument("--cache", **cache)
     build.set_defaults(run=run_build)
 

@@ -194,8 +194,9 @@ def _values(layer: TemplateLayer) -> dict[str, str]:
     values = {"LayerName": spec.layer_name, "CompatibleRuntimes": ", ".join(t.runtime for t in spec.targets),
               "Architecture": spec.architecture}
     for item in fields(spec):
-        if item.name not in ("layer_name", "requirements", "architecture", "runtimes"):
+        if item.name not in ("layer_name", "requirements", "architecture", "runtimes", "import_auto"):
             values[_PROPERTY_NAMES.get(item.name, item.name)] = _show(getattr(spec, item.name))
+    values["ImportCheck"] = _show(spec.import_check) if spec.import_check else spec.import_mode
     values.update(layer.stood_in)
     return values
 

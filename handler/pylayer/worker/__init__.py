@@ -10,4 +10,4 @@ Standard library only, and Python 3.9+: it runs on every supported runtime,
 with nothing installed but what the runtime has.
 """
 
-PROTOCOL = 1
+from .protocol import PROTOCOL as PROTOCOL

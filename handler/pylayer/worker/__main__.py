@@ -12,14 +12,15 @@ import shutil
 import sys
 import tempfile
 
-from . import job
+from . import job, sourcejob
 
 
 def main() -> int:
     request = json.load(sys.stdin)
     scratch = tempfile.mkdtemp(prefix="pylayer-worker-", dir=request.get("scratch_parent") or None)
     try:
-        report = job.run(request, scratch)
+        building = request.get("action") == "build_sdist"
+        report = sourcejob.run(request, scratch) if building else job.run(request, scratch)
     except Exception as exc:
         json.dump({"error": f"{type(exc).__name__}: {exc}"[:1000]}, sys.stdout)
         return 1

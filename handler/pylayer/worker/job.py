@@ -1,19 +1,11 @@
 """One worker job: a layer archive in, its bytecode and a report out.
 
-Request (a JSON object): ``runtime`` (must be this interpreter's),
-``architecture``, ``archive`` (a local zip of the layer, bytecode-free),
-``output`` (where the bytecode zip goes), ``compile`` (bool), ``skip_dirs``
-(folder names whose modules get no bytecode), ``imports`` (module names),
-``python`` (the command that starts this interpreter, for child processes),
-``processes``, ``libraries`` ("recorded" or "scanned"), ``runtime_site`` (a
-folder with what the runtime itself provides, boto3: appended to sys.path for
-imports; found from the running interpreter when absent) and ``paths`` (the
-layer's folders on Lambda's sys.path, relative to the archive root).
-
+The request and the report are ``protocol.JobRequest`` and ``protocol.JobReport``.
 Bytecode is made and written out before any package code runs: imports come
-last, in child processes that get no AWS credentials.
+last, each in a fresh child process that gets no AWS credentials. With
+``import_distributions`` (``ImportCheck: auto``) the worker finds those
+distributions' modules in the layer itself (``importnames``).
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -26,9 +18,11 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Mapping
 from typing import IO, Any, Callable, cast
 
-from . import PROTOCOL, libraries, pyc
+from . import importnames, libraries, pyc
+from .protocol import PROTOCOL, ImportOutcome
 
 OPT = "/opt"  # where Lambda extracts a layer: the co_filename prefix
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -37,7 +31,7 @@ MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
 # What an import child may see of the environment: never credentials.
 _PASS_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH", "HOME", "TMPDIR")
 _IMPORT = """
-import importlib, json, os, sys, time, traceback
+import importlib, json, os, re, sys, time, traceback
 result = os.fdopen(os.dup(1), "w")  # what the module prints goes to stderr, never into the result
 os.dup2(2, 1)
 spec = json.loads(sys.argv[1])
@@ -47,7 +41,13 @@ try:
     module = importlib.import_module(spec["module"])
 except BaseException as exc:
     line = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    result.write(json.dumps({"ok": False, "error": line[:500]}) + "\\n")
+    if isinstance(exc, ImportError):
+        category = "import"
+    elif isinstance(exc, OSError) and re.search(spec["library"], str(exc)):
+        category = "library"
+    else:
+        category = "other"
+    result.write(json.dumps({"ok": False, "error": line[:500], "category": category}) + "\\n")
 else:
     result.write(json.dumps({"ok": True, "seconds": time.perf_counter() - started,
                              "file": getattr(module, "__file__", None) or ""}) + "\\n")
@@ -59,13 +59,17 @@ def version_tag() -> str:
     return f"python{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-def run(request: dict[str, Any], scratch: str,
+def run(request: Mapping[str, Any], scratch: str,
         made: Callable[[dict[str, Any]], None] = lambda bytecode: None) -> dict[str, Any]:
     """The job; ``made`` is called with the bytecode's report once its zip is written, before any import."""
+    if request.get("protocol", PROTOCOL) != PROTOCOL:
+        raise ValueError(f"the provider speaks protocol {request.get('protocol')!s:.20}, this worker {PROTOCOL}: "
+                         "redeploy the provider stack so both are the same release")
     runtime = str(request["runtime"])
     machine = MACHINES[str(request["architecture"])]
     imports = [str(m) for m in request.get("imports") or []]
-    if (request.get("compile") or imports) and runtime != version_tag():
+    distributions = [str(d) for d in request.get("import_distributions") or []]
+    if (request.get("compile") or imports or distributions) and runtime != version_tag():
         raise ValueError(f"this worker runs {version_tag()}, not {runtime}")
     root = os.path.join(scratch, "layer")
     report: dict[str, Any] = {"protocol": PROTOCOL, "runtime": runtime, "python": platform.python_version(),
@@ -76,7 +80,7 @@ def run(request: dict[str, Any], scratch: str,
     # library check (and imports) need: on two cores, the two overlap.
     compiling = Compiling(archive, root, runtime, request) if request.get("compile") else None
     try:
-        extract(archive, root, runtime, everything=bool(imports))
+        extract(archive, root, runtime, everything=bool(imports or distributions))
     except BaseException:
         if compiling is not None:
             compiling.abandon()
@@ -91,9 +95,15 @@ def run(request: dict[str, Any], scratch: str,
         report["libraries"] = check_libraries(root, runtime, str(request["architecture"]), machine,
                                               str(request.get("libraries") or "recorded"))
         report["timings"]["libraries"] = time.perf_counter() - started
-    if imports:
+    if imports or distributions:
         started = time.perf_counter()
-        report["imports"] = check_imports(root, request, imports, scratch)
+        found = importnames.find(root, list(request.get("paths") or []), distributions)
+        wanted = [(m, "") for m in imports] + [(m, d) for d, ms in sorted(found.items()) for m in ms
+                                              if m not in imports]
+        if distributions:
+            report["import_modules"] = {importnames.canonical(d): found.get(importnames.canonical(d), [])
+                                        for d in distributions}
+        report["imports"] = check_imports(root, request, wanted, scratch)
         report["timings"]["imports"] = time.perf_counter() - started
     return report
 
@@ -131,7 +141,7 @@ class Compiling:
     """Bytecode for every module of the view (but those in skip_dirs), in parallel children, started at
     once; ``finish`` waits for them and zips what they made."""
 
-    def __init__(self, archive: str, root: str, runtime: str, request: dict[str, Any]) -> None:
+    def __init__(self, archive: str, root: str, runtime: str, request: Mapping[str, Any]) -> None:
         self.root = root
         skip = set(request.get("skip_dirs") or ())
         items: list[tuple[int, list[str]]] = []
@@ -162,7 +172,7 @@ class Compiling:
                 "sha256": digest, "size": size, "bytes": sum(e[2] for e in entries)}
 
 
-def _start_children(items: list[tuple[int, list[str]]], request: dict[str, Any], archive: str, parts: str
+def _start_children(items: list[tuple[int, list[str]]], request: Mapping[str, Any], archive: str, parts: str
                     ) -> list[tuple[subprocess.Popen[bytes], str]]:
     processes = max(1, min(int(request.get("processes") or os.cpu_count() or 1), len(items) or 1))
     # Largest first, each to the least loaded child: even chunks of work.
@@ -202,7 +212,7 @@ def _wait_for(children: list[tuple[subprocess.Popen[bytes], str]]) -> dict[str, 
     return {"failed": sorted(failed), "deflated": deflated}
 
 
-def python_command(request: dict[str, Any]) -> list[str]:
+def python_command(request: Mapping[str, Any]) -> list[str]:
     return [str(p) for p in request.get("python") or [sys.executable]]
 
 
@@ -263,34 +273,43 @@ def check_libraries(root: str, runtime: str, architecture: str, machine: str, mo
     return found
 
 
-def check_imports(root: str, request: dict[str, Any], modules: list[str], scratch: str) -> list[dict[str, Any]]:
-    """Import each module in a fresh child: the layer's two folders first, the runtime's own packages last."""
+# An OSError whose text says the dynamic loader could not load a library (ctypes, cffi or an extension).
+LIBRARY_ERROR = (r"cannot open shared object file|cannot load library|error while loading shared libraries"
+                 r"|undefined symbol|wrong ELF class|version `GLIBC_|not found \(required by|cannot find library")
+
+
+def check_imports(root: str, request: Mapping[str, Any], modules: list[tuple[str, str]], scratch: str
+                  ) -> list[ImportOutcome]:
+    """Import each module (with the distribution it stands for, or "") in a fresh child: the layer's two
+    folders first, the runtime's own packages last."""
     paths = [os.path.join(root, *p.split("/")) for p in request.get("paths") or []]
     append = [str(request["runtime_site"])] if request.get("runtime_site") else runtime_site()
     cwd = os.path.join(scratch, "cwd")
     os.makedirs(cwd, exist_ok=True)
-    results = []
-    for module in modules:
-        spec = json.dumps({"path": paths, "append": append, "module": module})
-        command = [*python_command(request), "-S", "-c", _IMPORT, spec]
-        env = {**_child_env(), "PYTHONDONTWRITEBYTECODE": "1"}
-        try:
-            done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,  # noqa: S603
-                                  timeout=IMPORT_TIMEOUT, start_new_session=True, check=False)
-        except subprocess.TimeoutExpired:
-            results.append({"module": module, "ok": False, "error": f"the import took over {IMPORT_TIMEOUT:.0f} s"})
-            continue
-        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-        if not lines:
-            tail = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-            results.append({"module": module, "ok": False, "error": tail[:500]})
-            continue
-        outcome = json.loads(lines[-1])
-        outcome["module"] = module
-        if outcome.get("ok") and outcome.get("file"):
-            outcome["file"] = os.path.relpath(outcome["file"], root).replace(os.sep, "/")
-        results.append(outcome)
-    return results
+    return [_import_one(root, request, module, distribution, paths, append, cwd)
+            for module, distribution in modules]
+
+
+def _import_one(root: str, request: Mapping[str, Any], module: str, distribution: str, paths: list[str],
+                append: list[str], cwd: str) -> ImportOutcome:
+    spec = json.dumps({"path": paths, "append": append, "module": module, "library": LIBRARY_ERROR})
+    command = [*python_command(request), "-S", "-c", _IMPORT, spec]
+    env = {**_child_env(), "PYTHONDONTWRITEBYTECODE": "1"}
+    named: ImportOutcome = {"module": module, "distribution": distribution} if distribution else {"module": module}
+    try:
+        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,  # noqa: S603
+                              timeout=IMPORT_TIMEOUT, start_new_session=True, check=False)
+    except subprocess.TimeoutExpired:
+        return {**named, "ok": False, "error": f"the import took over {IMPORT_TIMEOUT:.0f} s",
+                "category": "timeout"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        tail = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return {**named, "ok": False, "error": tail[:500], "category": "crash"}
+    outcome: ImportOutcome = {**json.loads(lines[-1]), **named}
+    if outcome.get("ok") and outcome.get("file"):
+        outcome["file"] = os.path.relpath(outcome["file"], root).replace(os.sep, "/")
+    return outcome
 
 
 def runtime_site() -> list[str]:

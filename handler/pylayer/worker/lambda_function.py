@@ -20,9 +20,10 @@ import platform
 import shutil
 import signal
 import sys
+import zipfile
 from typing import Any
 
-from . import PROTOCOL, job, libraries
+from . import PROTOCOL, job, libraries, sourcejob
 
 STAGING = "staging/"
 SCRATCH = os.environ.get("PYLAYER_WORKER_SCRATCH", "/tmp/pylayer-worker")
@@ -49,6 +50,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     os.makedirs(SCRATCH)
     archive = os.path.join(SCRATCH, "layer.zip")
     _s3().download_file(bucket, source, archive)
+    if event.get("action") == "build_sdist":
+        return build_source(event, archive, bucket, output)
     request = {k: event.get(k) for k in _FIELDS}
     request.update(archive=archive, output=os.path.join(SCRATCH, "bytecode.zip"), libraries="scanned",
                    processes=os.cpu_count() or 1, python=[sys.executable])
@@ -59,6 +62,29 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     try:
         return job.run(request, os.path.join(SCRATCH, "job"), upload)
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"[:1000]}
+    finally:
+        stop_strays()
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+
+
+def build_source(event: dict[str, Any], bundle: str, bucket: str, output: str) -> dict[str, Any]:
+    """A source distribution and its build environment in (a zip: sdist/NAME, build/*.whl), a wheel out."""
+    folder = os.path.join(SCRATCH, "source")
+    name = os.path.basename(str(event.get("sdist_name") or ""))
+    try:
+        with zipfile.ZipFile(bundle) as staged:
+            members = [m for m in staged.namelist() if m.count("/") == 1 and ".." not in m]
+            staged.extractall(folder, members)
+        wheels = sorted(os.path.join(folder, m) for m in members if m.startswith("build/") and m.endswith(".whl"))
+        request = {**{k: event.get(k) for k in ("protocol", "runtime", "backend", "backend_path")},
+                   "sdist": os.path.join(folder, "sdist", name), "build_wheels": wheels,
+                   "output_dir": os.path.join(SCRATCH, "out"), "python": [sys.executable]}
+        built = sourcejob.run(request, os.path.join(SCRATCH, "job"))
+        if "path" in built:
+            _s3().upload_file(built.pop("path"), bucket, output)
+        return built
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}"[:1000]}
     finally:
