@@ -254,7 +254,16 @@ def lambda_handler(event: Any, context: Any) -> None:
     resource = helper()
     resource.journal = Journal(dependencies.store(settings.bucket, settings.region) if settings.bucket else None,
                                event)
-    resource(event, context)
+    resource(cloudformations_own(event), context)
+
+
+def cloudformations_own(event: dict[str, Any]) -> dict[str, Any]:
+    """The event without crhelper's private fields: CloudFormation never sends them, and crhelper would obey
+    them (CrHelperPoll answers SUCCESS with nothing run; CrHelperData replaces the answer's Data)."""
+    dropped = sorted(k for k in event if k.startswith("CrHelper"))
+    if dropped:
+        logger.warning("Dropping fields CloudFormation never sends: %s", ", ".join(dropped))
+    return {k: v for k, v in event.items() if not k.startswith("CrHelper")}
 
 
 def _reject(event: dict[str, Any], reason: str) -> None:

@@ -263,7 +263,8 @@ def table(rows: list[Row], index: str, runs: int) -> str:
 
 def phases_table(rows: list[Row]) -> str:
     """Where the provider's time goes: median seconds per phase."""
-    names = ("install", "verify", "zip", "upload", "publish")
+    names = ("install", "verify", "zip", "upload", "publish", "worker extract", "worker compile", "worker libraries",
+             "worker imports")
     lines = ["| set | mode | " + " | ".join(names) + " | handler total |", "|---|---|" + "---|" * (len(names) + 1)]
     for row in rows:
         cells = []

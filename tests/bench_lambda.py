@@ -37,14 +37,17 @@ class Timings(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         timings = getattr(record, "timings", None)
         if isinstance(timings, dict):
-            self.last = timings
+            self.last.update(timings)
+        worker = getattr(record, "worker", None)  # a worker's report: its own steps, "worker <step>"
+        if isinstance(worker, dict) and isinstance(worker.get("timings"), dict):
+            self.last.update({f"worker {k}": v for k, v in worker["timings"].items()})
 
 
 def main() -> None:
     timings = Timings()
-    provider_log = logging.getLogger("pylayer.provider")
-    provider_log.addHandler(timings)
-    provider_log.setLevel(logging.INFO)
+    for name in ("pylayer.provider", "pylayer.verify"):
+        logging.getLogger(name).addHandler(timings)
+        logging.getLogger(name).setLevel(logging.INFO)
     for line in sys.stdin:
         timings.last = {}
         event = json.loads(line)

@@ -28,13 +28,27 @@ _HOST = re.compile(rf"^{BUCKET}(?P<bucket_region>[a-z0-9]+)\.s3(?:[.-](?P<region
 _STACK_REGION = re.compile(r"^arn:aws[a-z-]*:cloudformation:(?P<region>[a-z0-9-]+):\d{12}:stack/")
 
 
+# The DNS suffix of each partition, by its regions' prefix (botocore's partitions.json); the rest: aws.
+_PARTITION_DOMAINS = (("cn-", "amazonaws.com.cn"), ("us-isob-", "sc2s.sgov.gov"), ("us-isof-", "csp.hci.ic.gov"),
+                      ("us-iso-", "c2s.ic.gov"), ("eu-isoe-", "cloud.adc-e.uk"), ("eusc-", "amazonaws.eu"))
+
+
+def partition_domain(region: str) -> str:
+    """The S3 domain of the region's own partition: a response host of another partition is not ours."""
+    return next((domain for prefix, domain in _PARTITION_DOMAINS if region.startswith(prefix)), "amazonaws.com")
+
+
 def response_host(url: str, region: str) -> bool:
     """Whether a ResponseURL's host is CloudFormation's response bucket for this region."""
     parts = urlsplit(url)
-    if parts.scheme != "https" or parts.username or parts.password or parts.port not in (None, 443):
+    try:
+        port = parts.port
+    except ValueError:  # out of range, or not a number: not a URL CloudFormation sends
+        return False
+    if parts.scheme != "https" or parts.username or parts.password or port not in (None, 443):
         return False
     match = _HOST.match(parts.hostname or "")
-    if match is None:
+    if match is None or match["domain"] != partition_domain(region):
         return False
     # The global endpoint (no region in the host) serves a bucket of any region: its name says which.
     return match["bucket_region"] == region.replace("-", "") and match["region"] in (None, region)
@@ -43,7 +57,10 @@ def response_host(url: str, region: str) -> bool:
 def problem(event: Mapping[str, object], region: str, extra_hosts: frozenset[str] = frozenset()) -> str | None:
     """Why an event does not come from CloudFormation for this provider's region, or None when it may."""
     url = str(event.get("ResponseURL", ""))
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return "the ResponseURL is not a URL"
     if not (host in extra_hosts and url.startswith("https://")) and not response_host(url, region):
         return f"the ResponseURL's host {host[:80] or '(none)'} is not CloudFormation's in {region}"
     found = _STACK_REGION.match(str(event.get("StackId", "")))

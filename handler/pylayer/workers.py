@@ -284,8 +284,11 @@ class LocalWorkers:
             binds = [*interpreter_binds(interpreter.command), str(HANDLER_ROOT)]
             binds += [str(payload["runtime_site"])] if payload.get("runtime_site") else []
             env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-                   "TMPDIR": str(workdir)}
+                   "TMPDIR": "/tmp"}
             command = self.image_root.command(command, binds=binds, writable=[str(workdir)], env=env)
+            # Its scratch (the extracted layer) in the root's own /tmp, as a worker function has its own:
+            # only the bytecode zip comes back through the work folder.
+            payload = cast(JobRequest, {**payload, "scratch_parent": "/tmp"})
         timeout = max(time_left(), 1.0)
         try:
             done = subprocess.run(command, input=json.dumps(payload), env=env, capture_output=True,  # noqa: S603

@@ -75,3 +75,15 @@ def test_any_properties_get_a_well_formed_bounded_answer(
         assert not body["Reason"].startswith("Internal error"), body["Reason"]
     if request_type == "Delete":
         assert body["Status"] == "SUCCESS", body["Reason"]  # a Delete never fails on input
+
+
+@pytest.mark.parametrize("extra", [{"CrHelperPoll": True}, {"CrHelperData": "x"}, {"CrHelperPoll": True,
+                                                                                  "CrHelperPermission": True}])
+def test_crhelpers_private_fields_in_an_event_change_nothing(cfn: Cloudformation, extra: dict[str, Any]) -> None:
+    url = cfn.receiver.url()
+    request = {**event("Create", {"LayerName": "bad name!", "Requirements": ["six==1.16.0"]}, url), **extra}
+    cfn.app.lambda_handler(request, LambdaContext())
+
+    answer = cfn.receiver.response_for(url).body
+    assert answer["Status"] == "FAILED"  # the invalid Create is refused, not answered SUCCESS unrun
+    assert answer["Reason"].startswith("LayerName bad name! is invalid")

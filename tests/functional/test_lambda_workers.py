@@ -7,6 +7,7 @@ function's handler in a process of the target interpreter, with the runtime's bo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -95,6 +96,22 @@ def test_a_lambda_worker_reads_the_staged_archive_and_returns_checked_bytecode(
     assert report["imports"][0]["ok"] and report["imports"][0]["file"] == "python/staged_demo/__init__.py"
     left = aws.client("s3", moto_endpoint).list_objects_v2(Bucket=aws.BUCKET, Prefix="staging/")
     assert left.get("KeyCount", 0) == 0  # the staged archive and the bytecode are removed
+
+
+def test_a_lambda_worker_imports_the_requested_packages_by_default(
+        staged: tuple[Path, list[archive.Entry], Any], moto_endpoint: str, tmp_path: Path) -> None:
+    workdir, entries, (spec, site) = staged
+    store = PlayedLambda(moto_endpoint, site, tmp_path / "scratch")
+    workers = LambdaWorkers(store, {("python3.12", "x86_64"): FUNCTION})
+
+    verified = verify(dataclasses.replace(spec, import_check=(), import_auto=True), entries, {}, workers, workdir,
+                      lambda: 600.0)
+
+    assert verified.proof == "imported"
+    report = verified.reports[0].data
+    assert report["import_modules"] == {"staged-demo": ["staged_demo"]}
+    assert [(i["module"], i.get("distribution"), i["ok"]) for i in report["imports"]] == [
+        ("staged_demo", "staged-demo", True)]
 
 
 def test_bytecode_that_is_not_what_the_worker_made_is_refused(

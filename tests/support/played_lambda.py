@@ -123,8 +123,10 @@ class PlayedLambda:
         command = [*interpreter.command, "-c", _RUN]
         root = imageroot.find()
         if root is not None and interpreter.machine == os.uname().machine:
-            # As a worker function: its runtime's file system, its own processes.
+            # As a worker function: its runtime's file system, its own processes, its own /tmp (the root's
+            # tmpfs; a function's /tmp is its own, not the provider's disk).
             binds = [*imageroot.interpreter_binds(interpreter.command), str(HANDLER), str(site)]
+            env.update(HOME="/tmp", PYLAYER_WORKER_SCRATCH="/tmp/pylayer-worker")
             command = root.command(command, binds=binds, writable=[str(scratch)], env=env)
         return subprocess.run(command, input=body.decode(), env=env, capture_output=True, text=True,
                               timeout=900, check=False)

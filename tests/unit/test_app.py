@@ -64,3 +64,10 @@ def test_the_helper_makes_no_aws_clients_and_leaves_the_environment_as_it_was(
     assert made == []
     assert helper.sam_local_before is None
     assert "AWS_SAM_LOCAL" not in os.environ
+
+
+def test_crhelpers_private_fields_never_reach_it() -> None:
+    event = {"RequestType": "Delete", "CrHelperPoll": True, "CrHelperData": "x", "CrHelperRule": "r",
+             "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1"}
+    assert app.cloudformations_own(event) == {"RequestType": "Delete",
+                                              "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1"}

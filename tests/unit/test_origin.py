@@ -61,3 +61,24 @@ def test_tests_and_the_demo_name_their_local_receiver() -> None:
     assert origin.problem(event("https://localhost:8443/x"), "us-east-1", hosts) is None
     assert origin.problem(event("http://localhost:8443/x"), "us-east-1", hosts) is not None  # still HTTPS only
     assert origin.problem(event("https://localhost:8443/x"), "us-east-1") is not None
+
+
+@pytest.mark.parametrize("url", [
+    "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:99999/x",  # a port out of range
+    "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:http/x",
+    "https://[::1/x",
+])
+def test_a_malformed_response_url_is_refused_not_raised(url: str) -> None:
+    found = origin.problem(event(url), "us-east-1")
+    assert found is not None
+
+
+@pytest.mark.parametrize(("url", "region"), [
+    ("https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.cn/x", "us-east-1"),
+    ("https://cloudformation-custom-resource-response-useast1.s3.c2s.ic.gov/x", "us-east-1"),
+    ("https://cloudformation-custom-resource-response-useast1.s3.sc2s.sgov.gov/x", "us-east-1"),
+    ("https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com/x", "cn-north-1"),
+])
+def test_only_the_providers_own_partition_answers(url: str, region: str) -> None:
+    found = origin.problem(event(url, region), region)
+    assert found is not None and "is not CloudFormation's" in found

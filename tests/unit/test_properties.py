@@ -66,6 +66,10 @@ def test_the_same_requirement_twice_counts_once() -> None:
     ("`id`", "not a valid PEP 508"),
     ("", "an entry is empty"),
     ("x" * 301, "longer than 300"),
+    ("planted-1.0-py3-none-any.whl", "names a file (.whl, .tar.gz, .zip, .tgz), not a project"),
+    ("x-1.0.tar.gz", "names a file"),
+    ("x-1.0.ZIP", "names a file"),
+    ("x.tgz", "names a file"),
 ])
 def test_requirement_entries_that_are_refused(entry: str, expected: str) -> None:
     reason = refused({"LayerName": "a", "Requirements": ["six", entry]})

@@ -27,7 +27,8 @@ from . import PROTOCOL, job, libraries, sourcejob
 
 STAGING = "staging/"
 SCRATCH = os.environ.get("PYLAYER_WORKER_SCRATCH", "/tmp/pylayer-worker")
-_FIELDS = ("runtime", "architecture", "compile", "skip_dirs", "imports", "paths")
+# What the worker takes from the provider's request as it is; the rest is this function's to set.
+_FIELDS = ("protocol", "runtime", "architecture", "compile", "skip_dirs", "imports", "import_distributions", "paths")
 _clients: dict[str, Any] = {}
 
 
@@ -52,7 +53,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _s3().download_file(bucket, source, archive)
     if event.get("action") == "build_sdist":
         return build_source(event, archive, bucket, output)
-    request = {k: event.get(k) for k in _FIELDS}
+    request = {k: event[k] for k in _FIELDS if k in event}
     request.update(archive=archive, output=os.path.join(SCRATCH, "bytecode.zip"), libraries="scanned",
                    processes=os.cpu_count() or 1, python=[sys.executable])
 
