@@ -32,7 +32,10 @@ from tests.support.cfn import Cloudformation  # noqa: E402
 from tests.support.receiver import Received, ResponseReceiver  # noqa: E402
 
 CREATE = {"LayerName": "demo-layer", "Requirements": ["requests==2.32.3"],
-          "CompatibleRuntimes": ["python3.12", "python3.13"], "Architecture": "arm64"}
+          "CompatibleRuntimes": ["python3.12", "python3.13"], "Architecture": "x86_64"}
+# A popular package that publishes everywhere else and fails at import in Lambda (libgomp.so.1).
+REFUSED = {"LayerName": "demo-refused", "Requirements": ["lightgbm"], "Runtime": "python3.12",
+           "Architecture": "x86_64", "Bytecode": "false"}
 UPDATE = {**CREATE, "Requirements": ["requests==2.32.3", "pydantic==2.10.4"]}
 
 
@@ -85,6 +88,23 @@ def step(endpoint: str, title: str, send: Callable[[], Received],
     return answer
 
 
+def refused(endpoint: str, cfn: Cloudformation) -> None:
+    """lightgbm: imported on its runtime where Lambda's libraries are all there is, so refused, not published."""
+    from pylayer import imageroot
+
+    if imageroot.find() is None:
+        print("\n== Create of lightgbm: skipped (no Lambda-like root here: `make roots` as root)")
+        return
+    started = time.monotonic()
+    answer = cfn.create(REFUSED, logical_id="Refused").body
+    print(f"\n== Create of lightgbm (expected to fail): {answer['Status']} in {time.monotonic() - started:.1f} s")
+    print(f"   Reason              {answer.get('Reason')}")
+    live = aws.live_versions(endpoint, str(REFUSED["LayerName"]))
+    print(f"   versions in moto    {sorted(live) or 'none'}")
+    if answer["Status"] != "FAILED" or "libgomp.so.1" not in str(answer.get("Reason")) or live:
+        raise DemoFailed("lightgbm should have been refused for libgomp.so.1, with nothing published")
+
+
 def run(create: dict[str, Any], update: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory(prefix="pylayer-demo-") as scratch, aws.moto_server() as endpoint:
         root = Path(scratch)
@@ -108,6 +128,7 @@ def run(create: dict[str, Any], update: dict[str, Any]) -> None:
             step(endpoint, "Delete of the old version (update cleanup)",
                  lambda: cfn.delete(create, old_id), lambda _: {new_id})
             step(endpoint, "Delete (stack deletion)", lambda: cfn.delete(update, new_id), lambda _: set())
+            refused(endpoint, cfn)
             left = list((root / "work" / "builds").iterdir()) if (root / "work" / "builds").exists() else []
             print(f"\nwork directories left in the build root: {len(left)}")
             if left:
@@ -133,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     except DemoFailed as failure:
         print(f"\nDEMO FAILED: {failure}", file=sys.stderr)
         return 1
-    print("\nDemo passed: every answer was SUCCESS and moto holds exactly what the stack references.")
+    print("\nDemo passed: every answer was as expected and moto holds exactly what the stack references.")
     return 0
 
 

@@ -58,6 +58,12 @@ class LayerTooLarge(ProviderError):
     cause = "TooLarge"
 
 
+class ContentMismatch(ProviderError):
+    """A version's content is not the archive the provider built (Lambda's CodeSha256 says otherwise)."""
+
+    cause = "Integrity"
+
+
 class AwsCallFailed(ProviderError):
     """S3 or Lambda refused a call."""
 

@@ -15,6 +15,7 @@ key), in the provider's own account and region.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -32,6 +33,18 @@ class Artifact:
     bytecode: str = ""  # the Bytecode attribute of the build that made it
     uncompiled: tuple[str, ...] = ()  # runtimes it has no bytecode for, for want of a worker then
     proof: str = ""  # the Proof attribute of the build that made it ("" before the import proof)
+
+
+def code_sha256(artifact_key: str) -> str:
+    """The CodeSha256 Lambda reports for a version made from a content-addressed archive
+    (``layers/sha256/<hex>.zip``): base64 of the same digest; "" for any other key."""
+    name = artifact_key.rsplit("/", 1)[-1].removesuffix(".zip")
+    if len(name) != 64 or not artifact_key.startswith("layers/sha256/"):
+        return ""
+    try:
+        return base64.b64encode(bytes.fromhex(name)).decode()
+    except ValueError:
+        return ""
 
 
 @dataclass(frozen=True)

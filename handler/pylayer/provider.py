@@ -21,7 +21,7 @@ from .answers import ORPHANS, Journal, orphan_key
 from .builder import Engine
 from .credentials import index_for
 from .deadline import Deadline
-from .errors import ProviderError
+from .errors import ContentMismatch, ProviderError
 from .identity import BYTECODE_STATES, PROOF_STATES, Marker
 from .layerversion import LayerVersion
 from .observe import Observer, Quiet
@@ -145,6 +145,7 @@ class Provider:
             lookup = pool.submit(self._reusable_artifact, pointer) if self.settings.bucket else None
             versions = self.store.versions(spec.layer_name)
             artifact = lookup.result() if lookup is not None else None
+        recorded = artifact  # what this content was built into: a version is adopted only if it holds that
         if artifact is not None and self._compiles_now(spec, artifact.uncompiled):
             log.info("Not reusing the archive %s: it has no bytecode for %s, which now has a worker", artifact.key,
                      ", ".join(artifact.uncompiled))
@@ -157,7 +158,7 @@ class Provider:
         log.info("Plan: %s", steps.describe())
         for step in steps.steps:
             if isinstance(step, plan.Reuse):
-                reused = self._reuse(spec, step.version, request.owner)
+                reused = self._reuse(spec, step.version, request.owner, recorded)
                 if reused is not None:
                     return reused
                 continue
@@ -187,11 +188,20 @@ class Provider:
             return False
         return any((able := self.workers.capability(t)) is not None and able.imports for t in spec.targets)
 
-    def _reuse(self, spec: LayerSpec, chosen: LayerVersion, owner: str) -> Outcome | None:
+    def _reuse(self, spec: LayerSpec, chosen: LayerVersion, owner: str, recorded: plan.Artifact | None
+               ) -> Outcome | None:
         details = self.store.get(chosen)
         marker = identity.read_marker(details.description) if details else None
         if details is None or marker is None:
             return None  # gone since the listing: go on with the plan
+        if self.settings.bucket:
+            # A marker can be copied onto any version by whoever may publish the layer's name: adopt a
+            # version only when its content is the archive this content key was built into.
+            expected = plan.code_sha256(recorded.key) if recorded is not None else ""
+            if not expected or details.code_sha256 != expected:
+                log.warning("Not adopting %s: its content (CodeSha256 %s) is not the archive recorded for this "
+                            "spec (%s)", details.arn, details.code_sha256 or "-", expected or "none recorded")
+                return None
         log.info("Reusing %s: this resource already published it from the same spec", details.arn)
         self._forget_orphan(details.arn, owner)  # referenced again: no longer the reaper's orphan
         self._share(spec, details.arn)  # a retry whose first attempt died before sharing
@@ -269,6 +279,12 @@ class Provider:
             published, retried = self.store.publish(spec, artifact.key, identity.describe(spec.description, marker))
         self.journal.published(published.arn)  # before anything else can fail: the reaper can name it
         try:
+            expected = plan.code_sha256(artifact.key)
+            if expected and published.code_sha256 != expected:
+                raise ContentMismatch(
+                    f"Lambda published {artifact.key} with CodeSha256 {published.code_sha256 or '-'}, not "
+                    f"{expected}: the archive in the bucket is not the one this provider built. The version was "
+                    "deleted; see docs/security.md.")
             if retried:
                 self._drop_duplicates(spec, version_key, owner, keep=published.arn)
             self._share(spec, published.arn)

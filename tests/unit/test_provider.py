@@ -3,6 +3,7 @@ no installer): each collaborator is passed in, as the Lambda function passes the
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,14 +11,14 @@ from typing import Any, cast
 
 import pytest
 
-from pylayer import archive, identity, sharing
+from pylayer import archive, identity, plan, sharing
 from pylayer.builder import Built
 from pylayer.deadline import Deadline
-from pylayer.errors import AwsCallFailed, InstallFailed, NotLoadable, OutOfTime
+from pylayer.errors import AwsCallFailed, ContentMismatch, InstallFailed, NotLoadable, OutOfTime
 from pylayer.index import Index
 from pylayer.layerversion import LayerVersion
 from pylayer.properties import Defaults, LayerSpec, parse
-from pylayer.provider import Provider, Request
+from pylayer.provider import Provider, Request, artifact_key, spec_pointer_key
 from pylayer.settings import Settings
 from pylayer.sources import SourceBuilds, SourceJob
 from pylayer.target import Target
@@ -40,6 +41,8 @@ class FakeStore:
     share_fails: bool = False
     publish_twice: bool = False  # the first publish's answer was lost; boto3 retried it
     codeartifact_calls: list[tuple[str, str, str]] = field(default_factory=list)
+    codes: dict[int, str] = field(default_factory=dict)  # version -> CodeSha256, as Lambda computes it
+    swapped: bool = False  # someone replaced the archives in the bucket: Lambda digests other bytes
 
     def arn(self, version: int) -> str:
         return f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:deps:{version}"
@@ -63,12 +66,13 @@ class FakeStore:
 
     def publish(self, spec: LayerSpec, key: str, description: str) -> tuple[LayerVersion, bool]:
         if self.publish_twice:
-            self._publish_one(description)
-        return self._publish_one(description), self.publish_twice
+            self._publish_one(description, key)
+        return self._publish_one(description, key), self.publish_twice
 
-    def _publish_one(self, description: str) -> LayerVersion:
+    def _publish_one(self, description: str, key: str) -> LayerVersion:
         number = max(self.versions_, default=0) + 1
         self.versions_[number] = description
+        self.codes[number] = "b3RoZXI=" if self.swapped else plan.code_sha256(key)  # Lambda's digest of what it read
         self.published.append(description)
         return self._details(number)
 
@@ -104,7 +108,7 @@ class FakeStore:
         self.shared.append((arn, statement.sid))
 
     def _details(self, number: int) -> LayerVersion:
-        found = LayerVersion.parse(self.arn(number), self.versions_[number], "c2hh", 10)
+        found = LayerVersion.parse(self.arn(number), self.versions_[number], self.codes.get(number, "c2hh"), 10)
         assert found is not None
         return found
 
@@ -165,10 +169,20 @@ def request(physical_id: str | None = None, logical_id: str = "Layer", **props: 
 
 
 def seed(store: FakeStore, prov: Provider, req: Request, version: int, unzipped: int = 123,
-         bytecode: str = "included") -> str:
-    """A version as a previous build of ``req`` would have published it."""
-    key = identity.version_key(parse(req.properties, prov.settings.defaults), prov.settings.build_options)
+         bytecode: str = "included", archived: bool = True) -> str:
+    """A version as a previous build of ``req`` would have published it (``archived``: its archive and spec
+    pointer still in the bucket)."""
+    spec = parse(req.properties, prov.settings.defaults)
+    key = identity.version_key(spec, prov.settings.build_options)
     store.versions_[version] = identity.describe("", identity.Marker(key, req.owner, unzipped, bytecode))
+    # ... from the archive that build left, recorded under its content key.
+    if not archived:
+        return store.arn(version)
+    archive_key = artifact_key(hashlib.sha256(f"{req.owner}{version}".encode()).hexdigest())
+    store.uploads.append(archive_key)
+    store.objects[spec_pointer_key(identity.content_key(spec, prov.settings.build_options))] = {
+        "key": archive_key, "unzipped_size": unzipped, "bytecode": bytecode, "proof": "imported"}
+    store.codes[version] = plan.code_sha256(archive_key)
     return store.arn(version)
 
 
@@ -193,7 +207,7 @@ def test_a_retried_create_answers_with_the_version_it_already_published(store: F
 def test_a_version_of_another_resource_is_never_adopted(store: FakeStore, tmp_path: Path) -> None:
     engine = FakeEngine()
     prov = provider(store, tmp_path, engine)
-    theirs = seed(store, prov, request(logical_id="Other"), 1)
+    theirs = seed(store, prov, request(logical_id="Other"), 1, archived=False)
 
     outcome = prov.create(request())
 
@@ -408,3 +422,24 @@ def test_a_version_reused_again_is_no_longer_an_orphan(store: FakeStore, tmp_pat
 
     assert outcome.physical_id == arn and store.deleted == []
     assert not [k for k in store.objects if k.startswith("orphans/")]
+
+
+def test_a_copied_marker_does_not_make_a_version_adoptable(store: FakeStore, tmp_path: Path) -> None:
+    prov = provider(store, tmp_path)
+    ours = seed(store, prov, request(), 1)
+    store.codes[1] = "b3RoZXI="  # the marker copied onto a version with other content
+
+    outcome = prov.create(request())
+
+    assert outcome.physical_id != ours and not outcome.reused
+    assert len(store.published) == 1  # the recorded archive published again instead
+
+
+def test_a_version_lambda_published_from_other_bytes_is_deleted_and_fails(store: FakeStore, tmp_path: Path) -> None:
+    prov = provider(store, tmp_path)
+    store.swapped = True
+
+    with pytest.raises(ContentMismatch, match="is not the one this provider built"):
+        prov.create(request())
+
+    assert store.deleted == [1] and store.versions_ == {}

@@ -109,6 +109,7 @@ def run_build(args: argparse.Namespace) -> int:
         ("unzipped size", f"{number(built.unzipped_size)} bytes ({human(built.unzipped_size)}), "
                           f"{built.file_count} files"),
         ("bytecode", f"{verified.bytecode} ({verified.bytecode_note})"),
+        ("proof", f"{verified.proof} ({'; '.join(r.where for r in verified.reports) or 'no worker'})"),
         ("CodeSha256", built.code_sha256),
         ("sha256", built.sha256),
     ])))

@@ -1,0 +1,57 @@
+"""Only bytes the provider made are published or adopted: Lambda's CodeSha256 is checked against the
+archive's own digest after every publish, and before a version is adopted again.
+
+Against moto, which computes CodeSha256 from the S3 object it reads, as Lambda does.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from tests.support import aws
+from tests.support.cfn import STACK_ID, Cloudformation
+
+SIX = {"LayerName": "six", "Requirements": ["six==1.16.0"], "Runtime": "python3.12", "Architecture": "x86_64",
+       "Bytecode": "false", "ImportCheck": "none"}
+OTHER_STACK = STACK_ID.replace("stack/consumer/", "stack/other/")
+
+
+def another_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as made:
+        made.writestr("python/six.py", "print('not what the provider built')\n")
+    return buffer.getvalue()
+
+
+def test_an_archive_swapped_in_the_bucket_is_never_published(cfn: Cloudformation, moto_endpoint: str) -> None:
+    first = cfn.create(SIX).body
+    assert first["Status"] == "SUCCESS", first["Reason"]
+    [archive] = [k for k in aws.artifacts(moto_endpoint) if k.startswith("layers/")]
+    aws.client("s3", moto_endpoint).put_object(Bucket=aws.BUCKET, Key=archive, Body=another_zip())
+
+    second = cfn.create(SIX, stack_id=OTHER_STACK).body  # the same spec elsewhere: the archive is republished
+
+    assert second["Status"] == "FAILED"
+    assert "the archive in the bucket is not the one this provider built. The version was deleted" in second["Reason"]
+    assert aws.live_versions(moto_endpoint, "six") == {first["PhysicalResourceId"]}
+
+
+def test_a_copied_marker_is_never_adopted(cfn: Cloudformation, moto_endpoint: str) -> None:
+    original = cfn.create(SIX).body
+    arn = str(original["PhysicalResourceId"])
+    lam = aws.client("lambda", moto_endpoint)
+    layer, number = arn.rsplit(":", 1)
+    description = lam.get_layer_version(LayerName=layer, VersionNumber=int(number))["Description"]
+    updated = cfn.update({**SIX, "Description": "newer"}, SIX, arn).body
+    cfn.delete(SIX, arn)  # CloudFormation's cleanup of the old version
+    # Someone allowed to publish the layer's name copies the marker onto other content.
+    forged = lam.publish_layer_version(LayerName="six", Description=description,
+                                       Content={"ZipFile": another_zip()})["LayerVersionArn"]
+
+    reverted = cfn.update(SIX, {**SIX, "Description": "newer"}, str(updated["PhysicalResourceId"])).body
+
+    assert reverted["Status"] == "SUCCESS", reverted["Reason"]
+    assert reverted["PhysicalResourceId"] != forged
+    body, _ = aws.layer_zip(moto_endpoint, str(reverted["PhysicalResourceId"]))
+    assert b"not what the provider built" not in zipfile.ZipFile(io.BytesIO(body)).read("python/six.py")
