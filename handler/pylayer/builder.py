@@ -3,9 +3,10 @@
 With uv (the default), each runtime the layer serves is resolved on its own
 (markers, Requires-Python and wheels differ), the chosen wheels are fetched
 once each, and their members become the entries, placed by ``layout`` and
-copied later without recompression. With pip, or when source distributions
-are allowed, each runtime's packages are installed into a folder of its own
-whose files become the entries. Slimming applies per wheel (or folder); a
+copied later without recompression. A project with only a source
+distribution is built into a wheel by a runtime worker (``sources``), never
+here. With pip, each runtime's packages are installed into a folder of its
+own whose files become the entries. Slimming applies per wheel (or folder); a
 PEP 751 lock per runtime is added outside ``python/`` (``lockfile``).
 """
 
@@ -54,7 +55,6 @@ class Built:
 class Engine:
     cache_root: Path
     installer: str = "uv"
-    allow_sdist: bool = False
     lister: Lister = project_files
 
     def cache(self, name: str) -> Path:

@@ -120,7 +120,7 @@ class Provider:
                       account: str | None = None, observer: Observer | None = None,
                       journal: Journal | None = None) -> Provider:
         """The provider as the Lambda function runs it: workers by the settings (see ``workers_for``)."""
-        engine = Engine(settings.cache_root, settings.installer, settings.allow_sdist)
+        engine = Engine(settings.cache_root, settings.installer)
         return cls(settings, store, engine, workers_for(settings, store, engine), Deadline(remaining_seconds),
                    account, observer, journal=journal)
 

@@ -94,7 +94,7 @@ def build(request: dict[str, Any], scratch: str) -> dict[str, Any]:
         raise SdistRefused(f"{label}: its backend-path leaves the source tree")
     answer = run_backend(request, tree, [*paths, env_dir], output, scratch, label)
     path = os.path.join(output, os.path.basename(str(answer.get("wheel") or "")))
-    check_wheel(path, name, version, label)
+    check_wheel(path, name, label)
     with open(path, "rb") as handle:
         digest = hashlib.sha256(handle.read()).hexdigest()
     return {"wheel": os.path.basename(path), "path": path, "sha256": digest, "size": os.path.getsize(path),
@@ -195,14 +195,15 @@ def run_backend(request: dict[str, Any], tree: str, path: list[str], output: str
     return answer
 
 
-def check_wheel(path: str, name: str, version: str, label: str) -> None:
+def check_wheel(path: str, name: str, label: str) -> None:
     """One pure wheel of the sdist's project and version, or refused."""
     filename = os.path.basename(path)
     if not filename.endswith(".whl") or not os.path.isfile(path):
         raise SdistRefused(f"Building {label} from source made no wheel")
     parts = filename[:-4].split("-")
-    if len(parts) not in (5, 6) or normalize(parts[0]) != normalize(name) or parts[1] != version.replace("-", "_"):
-        raise SdistRefused(f"Building {label} from source made {filename[:100]}, another project or version")
+    # The project here; its version (PEP 440 spellings vary) is compared by the provider, with packaging.
+    if len(parts) not in (5, 6) or normalize(parts[0]) != normalize(name):
+        raise SdistRefused(f"Building {label} from source made {filename[:100]}, another project")
     python_tag, abi, platform = parts[-3:]
     if abi != "none" or platform != "any" or not all(t.startswith("py") for t in python_tag.split(".")):
         raise SdistRefused(f"{label} built a wheel for one platform ({filename[:100]}); only pure-Python "
