@@ -35,8 +35,8 @@ class Decision:
 
 def what_happened(destination: Mapping[str, Any]) -> str:
     """A few words on why the invocation ended, from Lambda's destination record."""
-    context = destination.get("requestContext") or {}
-    condition = str(context.get("condition", ""))
+    context = destination.get("requestContext")
+    condition = str(context.get("condition", "")) if isinstance(context, Mapping) else ""
     if condition == "EventAgeExceeded":
         return "waited longer than its maximum event age and was never run"
     if condition == "ZeroReservedConcurrency":
@@ -59,8 +59,9 @@ def decide(event: Mapping[str, Any], record: Mapping[str, Any] | None, destinati
     state = known.get("state")
     if state == "answered":
         return Decision(None, "already answered")
-    if state == "answering" and isinstance(known.get("answer"), Mapping):
-        return Decision(dict(known["answer"]), "the provider died sending its answer: the same answer again")
+    recorded = known.get("answer")
+    if state == "answering" and isinstance(recorded, Mapping) and _own(recorded, event):
+        return Decision(dict(recorded), "the provider died sending its answer: the same answer again")
     published = str(known.get("published") or "")
     request_type = str(event.get("RequestType", ""))
     physical = str(event.get("PhysicalResourceId") or "")
@@ -84,12 +85,23 @@ def decide(event: Mapping[str, Any], record: Mapping[str, Any] | None, destinati
     return Decision(body, "died before answering", orphan)
 
 
+# A recorded answer is sent again only if it answers this very request: the record's key is derived
+# from the request, but the bucket is writable by more than the provider.
+_IDS = ("RequestId", "StackId", "LogicalResourceId")
+
+
+def _own(answer: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    return all(isinstance(answer.get(k), str) and answer.get(k) == event.get(k) for k in _IDS)
+
+
 Send = Callable[[str, dict[str, Any]], int]
 
 
 def reap(destination: Mapping[str, Any], objects: answers.Objects | None, region: str,
          extra_hosts: frozenset[str] = frozenset(), send: Send = response.send) -> Decision:
     """Handle one destination record: decide, keep the reaper's own record, answer."""
+    if not isinstance(destination, Mapping):
+        return Decision(None, "not a destination record")
     event = destination.get("requestPayload")
     if not isinstance(event, Mapping) or not event.get("ResponseURL"):
         return Decision(None, "not a custom-resource request")

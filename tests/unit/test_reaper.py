@@ -61,9 +61,30 @@ def test_an_answered_request_is_left_alone() -> None:
 
 
 def test_a_death_while_answering_sends_the_same_answer_again() -> None:
-    sent = {"Status": "SUCCESS", "PhysicalResourceId": ARN.format(3), "Data": {"Version": "3"}}
+    sent = {"Status": "SUCCESS", "PhysicalResourceId": ARN.format(3), "Data": {"Version": "3"}, "RequestId": "r-1",
+            "StackId": STACK, "LogicalResourceId": "Layer"}  # the whole body, as the provider records it
     decision = reaper.decide(event(), {"state": "answering", "answer": sent}, destination({}))
     assert decision.answer == sent
+
+
+@pytest.mark.parametrize("field", ["RequestId", "StackId", "LogicalResourceId"])
+def test_a_recorded_answer_for_another_request_is_never_sent(field: str) -> None:
+    forged = {"Status": "SUCCESS", "PhysicalResourceId": ARN.format(9), "Data": {}, "RequestId": "r-1",
+              "StackId": STACK, "LogicalResourceId": "Layer", field: "someone-else"}
+    decision = reaper.decide(event(), {"state": "answering", "answer": forged}, destination({}))
+    assert decision.answer is not None and decision.answer["Status"] == "FAILED"
+    assert (decision.answer["RequestId"], decision.answer["StackId"]) == ("r-1", STACK)
+
+
+@pytest.mark.parametrize("record", [
+    "not an object",
+    {"requestContext": "x", "requestPayload": event()},
+    {"requestContext": {"condition": "RetriesExhausted"}, "requestPayload": event(), "responsePayload": ["x"]},
+    {"requestPayload": "x"},
+])
+def test_a_malformed_destination_record_never_raises(record: Any) -> None:
+    decision = reaper.reap(record, None, "us-east-1", send=lambda url, body: 200)
+    assert decision.why
 
 
 def test_a_create_that_published_names_its_version_so_the_rollback_deletes_it() -> None:
