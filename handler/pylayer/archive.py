@@ -200,7 +200,8 @@ def _compressed_files(entries: Sequence[Entry], level: int) -> Iterator[_Compres
             yield future.result() if future is not None else None
 
 
-def _raw_member(member: WheelMember, handles: dict[Path, BinaryIO]) -> bytes:
+def raw_member(member: WheelMember, handles: dict[Path, BinaryIO]) -> bytes:
+    """A wheel member's compressed bytes, as its local header places them."""
     handle = handles.get(member.wheel)
     if handle is None:
         handle = handles[member.wheel] = member.wheel.open("rb")
@@ -233,7 +234,7 @@ def write_zip(entries: Sequence[Entry], dest: Path, level: int = COMPRESS_LEVEL)
                     method, crc, data = compressed.method, compressed.crc, compressed.data
                 elif entry.member is not None:
                     member = entry.member
-                    method, crc, data = member.method, member.crc, _raw_member(member, handles)
+                    method, crc, data = member.method, member.crc, raw_member(member, handles)
                 else:
                     raise ValueError(f"{entry.arcname}: no source")
                 header_offset = offset

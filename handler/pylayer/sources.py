@@ -148,7 +148,7 @@ class SourceBuilds:
         if not chosen.sha256:
             raise InstallFailed(f"The index gave no sha256 for {chosen.filename}; it cannot be verified.")
         cached = wheels.fetch(wheels.Wheel("sdist", "", chosen.url, chosen.sha256), self.workdir / "sdists", index,
-                              timeout)
+                              timeout, sdist=True)
         path = self.workdir / "sources" / chosen.filename
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(cached, path)
@@ -190,6 +190,7 @@ class SourceBuilds:
         if compiled:
             raise InstallFailed(f"{name} {version} built a wheel with compiled code ({compiled[0]}); only "
                                 "pure-Python source distributions are built.")
+        wheels.verify_members(built)  # sizes and CRCs too: its members are copied as they are
         digest = hashlib.sha256(built.read_bytes()).hexdigest()
         self.wheel_cache.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(built, self.wheel_cache / f"{digest}.whl")  # where fetch finds it by its sha256

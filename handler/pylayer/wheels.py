@@ -18,13 +18,15 @@ import stat
 import tomllib
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from .archive import DEFLATED, STORED, Entry, WheelMember, skipped
+from .archive import DEFLATED, STORED, Entry, WheelMember, raw_member, skipped
 from .errors import InstallFailed
 from .index import Index
 from .target import Target
@@ -64,7 +66,9 @@ def fetch_all(wheels: Sequence[Wheel], cache: Path, index: Index, timeout: float
 
 
 def fetch(wheel: Wheel, cache: Path, index: Index, timeout: float,
-          opener: Callable[..., object] = urllib.request.urlopen) -> Path:
+          opener: Callable[..., object] = urllib.request.urlopen, sdist: bool = False) -> Path:
+    """The file in the cache, downloaded once and checked: its sha256, and a wheel's members
+    (``sdist``: a source distribution, whose members are never copied into a layer)."""
     if not wheel.sha256:
         raise InstallFailed(f"The index gave no sha256 for {wheel.filename}; it cannot be verified.")
     cache.mkdir(parents=True, exist_ok=True)
@@ -93,8 +97,58 @@ def fetch(wheel: Wheel, cache: Path, index: Index, timeout: float,
     if digest.hexdigest() != wheel.sha256:
         partial.unlink(missing_ok=True)
         raise InstallFailed(f"{wheel.filename} does not match the sha256 the index gave; refusing it.")
+    try:
+        if not sdist:
+            verify_members(partial, wheel.filename)
+    except InstallFailed:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(path)
     return path
+
+
+def verify_members(path: Path, name: str = "") -> None:
+    """Each member's data is what its headers say: inflated, it has the declared size and CRC-32.
+
+    Members are copied into the layer as they are (never inflated there), so a size or CRC that lies
+    would reach Lambda unseen: a member that declares 1 KB and inflates to 600 MB passes every size
+    limit. Checked once, when the wheel enters the cache."""
+    label = name or path.name
+    handles: dict[Path, BinaryIO] = {}
+    try:
+        with zipfile.ZipFile(path) as wheel:
+            for info in wheel.infolist():
+                if info.is_dir() or info.compress_type not in (STORED, DEFLATED):
+                    continue  # members() refuses other compressions
+                data = raw_member(WheelMember(path, info.header_offset, info.compress_type, info.CRC,
+                                              info.compress_size), handles)
+                size, crc, whole = _inflated(data, info.compress_type, info.file_size)
+                if not whole or size != info.file_size or crc != info.CRC:
+                    raise InstallFailed(f"{label} is corrupt or lies about {info.filename[:80]}: it declares "
+                                        f"{info.file_size} bytes, and its data is not that; refusing the wheel.")
+    except (zipfile.BadZipFile, ValueError, OSError, zlib.error) as exc:
+        raise InstallFailed(f"{label} is not a readable wheel: {str(exc)[:120]}.") from None
+    finally:
+        for handle in handles.values():
+            handle.close()
+
+
+def _inflated(data: bytes, method: int, declared: int) -> tuple[int, int, bool]:
+    """Size and CRC-32 of a member's data, reading no further than one byte past the declared size, and
+    whether its compressed stream ended exactly where the zip says."""
+    if method == STORED:
+        return len(data), zlib.crc32(data), True
+    stream = zlib.decompressobj(-15)
+    size = crc = 0
+    pending = data
+    while pending and size <= declared:
+        out = stream.decompress(pending, 1 << 20)
+        size += len(out)
+        crc = zlib.crc32(out, crc)
+        pending = stream.unconsumed_tail
+        if stream.eof:
+            break
+    return size, crc, stream.eof and not stream.unused_data and not pending
 
 
 def _placed(name: str, data_dir: str) -> str | None:

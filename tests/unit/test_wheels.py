@@ -118,8 +118,45 @@ class FakeResponse(io.BytesIO):
         self.close()
 
 
+def tiny_wheel(members: dict[str, bytes] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as made:
+        for name, data in (members or {"pkg/__init__.py": b"X = 1\n"}).items():
+            made.writestr(name, data)
+    return buffer.getvalue()
+
+
+def lying(body: bytes, name: str, size: int | None = None, crc: int | None = None) -> bytes:
+    """The zip with one member's declared size or CRC-32 changed, in its local and central headers."""
+    data = bytearray(body)
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        info = zf.getinfo(name)
+    central = next(i for i in range(len(data)) if data[i:i + 4] == b"PK\x01\x02"
+                   and int.from_bytes(data[i + 42:i + 46], "little") == info.header_offset)
+    for offset, at_crc, at_size in ((info.header_offset, 14, 22), (central, 16, 24)):
+        if crc is not None:
+            data[offset + at_crc:offset + at_crc + 4] = crc.to_bytes(4, "little")
+        if size is not None:
+            data[offset + at_size:offset + at_size + 4] = size.to_bytes(4, "little")
+    return bytes(data)
+
+
+@pytest.mark.parametrize(("change", "said"), [({"size": 1024}, "lies about pkg/big.bin"),
+                                              ({"crc": 12345}, "lies about pkg/big.bin")])
+def test_a_member_whose_size_or_crc_lies_refuses_the_wheel(tmp_path: Path, change: dict[str, int],
+                                                            said: str) -> None:
+    # 50 MB of zeros that say they are 1 KB: a zip bomb the size limit would never see.
+    body = lying(tiny_wheel({"pkg/__init__.py": b"", "pkg/big.bin": bytes(50_000_000)}), "pkg/big.bin", **change)
+    wheel = wheels.Wheel("pkg", "1", "https://files.example/pkg-1-py3-none-any.whl", hashlib.sha256(body).hexdigest())
+
+    with pytest.raises(InstallFailed, match=said):
+        wheels.fetch(wheel, tmp_path, Index(), 10, lambda request, timeout: FakeResponse(body))
+
+    assert not list(tmp_path.iterdir())  # nothing of it kept in the cache
+
+
 def test_fetch_verifies_the_sha256_and_caches_by_it(tmp_path: Path) -> None:
-    body = b"wheel bytes"
+    body = tiny_wheel()
     good = wheels.Wheel("pkg", "1", "https://files.example/pkg-1-py3-none-any.whl", hashlib.sha256(body).hexdigest())
     calls: list[str] = []
 
@@ -139,7 +176,7 @@ def test_fetch_verifies_the_sha256_and_caches_by_it(tmp_path: Path) -> None:
 
 
 def test_fetch_sends_the_index_credentials_only_to_the_index_host(tmp_path: Path) -> None:
-    body = b"w"
+    body = tiny_wheel()
     sha = hashlib.sha256(body).hexdigest()
     index = Index("https://pkgs.example/simple/", "u", "p")
     seen: dict[str, object] = {}
