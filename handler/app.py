@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from crhelper import CfnResource
 
-from pylayer import origin, response
+from pylayer import answers, origin, response
 from pylayer.answers import Journal
 from pylayer.errors import ProviderError
 from pylayer.provider import Provider, Request, Store
@@ -70,6 +71,7 @@ def count_failure(cause: str) -> None:
 
 
 REQUEST_TYPES = ("Create", "Update", "Delete")
+DUPLICATE_POLL_SECONDS = 1.0
 Operation = Callable[[dict[str, Any], Any], str]
 
 
@@ -131,13 +133,33 @@ def _answer(url: str, body: dict[str, Any]) -> int | None:
     return status
 
 
-def _provider(context: Any, journal: Journal) -> Provider:
+def _provider(context: Any, journal: Journal, event: dict[str, Any]) -> Provider:
     settings = dependencies.settings()
     function_arn = str(getattr(context, "invoked_function_arn", ""))
     account = function_arn.split(":")[4] if function_arn.count(":") >= 5 else None
     return Provider.from_settings(settings, dependencies.store(settings.bucket, settings.region),
-                                  lambda: context.get_remaining_time_in_millis() / 1000,
+                                  time_left(context, service_timeout(event), time.monotonic()),
                                   account=account, observer=PowertoolsObserver(), journal=journal)
+
+
+def service_timeout(event: dict[str, Any]) -> float | None:
+    """The template's ServiceTimeout (seconds CloudFormation waits for the answer), if it gave one."""
+    properties = event.get("ResourceProperties")
+    value = properties.get("ServiceTimeout") if isinstance(properties, dict) else None
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        return None
+    return seconds if 0 < seconds <= 43200 else None
+
+
+def time_left(context: Any, timeout: float | None, started: float) -> Callable[[], float]:
+    """Seconds left for the request: Lambda's, and no more than CloudFormation will wait."""
+    def left() -> float:
+        lambda_left = float(context.get_remaining_time_in_millis()) / 1000
+        return lambda_left if timeout is None else min(lambda_left, timeout - (time.monotonic() - started))
+
+    return left
 
 
 def _request(event: dict[str, Any]) -> Request:
@@ -174,21 +196,21 @@ def _create_helper() -> BoundedCfnResource:
     @helper.create
     @_explained
     def create(event: dict[str, Any], context: Any) -> str:
-        outcome = _provider(context, helper.journal).create(_request(event))
+        outcome = _provider(context, helper.journal, event).create(_request(event))
         helper.Data.update(outcome.data)
         return outcome.physical_id
 
     @helper.update
     @_explained
     def update(event: dict[str, Any], context: Any) -> str:
-        outcome = _provider(context, helper.journal).update(_request(event))
+        outcome = _provider(context, helper.journal, event).update(_request(event))
         helper.Data.update(outcome.data)
         return outcome.physical_id
 
     @helper.delete
     @_explained
     def delete(event: dict[str, Any], context: Any) -> str:
-        _provider(context, helper.journal).delete(_request(event))
+        _provider(context, helper.journal, event).delete(_request(event))
         return str(event.get("PhysicalResourceId", ""))
 
     return helper
@@ -252,9 +274,42 @@ def lambda_handler(event: Any, context: Any) -> None:
     except OSError:
         logger.exception("Could not clean the build root")
     resource = helper()
-    resource.journal = Journal(dependencies.store(settings.bucket, settings.region) if settings.bucket else None,
-                               event)
+    store = dependencies.store(settings.bucket, settings.region) if settings.bucket else None
+    if store is not None and not _first_delivery(store, event):
+        # Lambda's asynchronous invoke delivers at least once: one delivery builds, the others repeat it.
+        metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
+        _answer_as_the_first(store, event, context)
+        return
+    resource.journal = Journal(store, event)
     resource(cloudformations_own(event), context)
+
+
+def _first_delivery(store: Store, event: dict[str, Any]) -> bool:
+    try:
+        return store.claim(answers.claim_key(event))
+    except ProviderError:
+        logger.warning("Could not claim the request; building it anyway", exc_info=True)
+        return True
+
+
+def _answer_as_the_first(store: Store, event: dict[str, Any], context: Any) -> None:
+    """Wait for the first delivery's answer and send it again; if it never comes, its reaper answers."""
+    stop = time.monotonic() + max(0.0, context.get_remaining_time_in_millis() / 1000 - 10)
+    while True:
+        try:
+            record = store.read_json(answers.record_key(event)) or {}
+        except ProviderError:
+            record = {}
+        answer = record.get("answer")
+        if record.get("state") in ("answering", "answered") and isinstance(answer, dict):
+            logger.info("A duplicate delivery of this request: sending the first delivery's answer again")
+            _answer(event["ResponseURL"], dict(answer))
+            return
+        if time.monotonic() >= stop:
+            logger.warning("A duplicate delivery of this request, and the first has not answered in time: "
+                           "nothing built here; its reaper answers if it died")
+            return
+        time.sleep(DUPLICATE_POLL_SECONDS)
 
 
 def cloudformations_own(event: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,17 @@ def record_key(event: Mapping[str, Any]) -> str:
     return f"{PREFIX}{request_key(event)}.json"
 
 
+def claim_key(event: Mapping[str, Any]) -> str:
+    """Created once per request (If-None-Match): the delivery that creates it builds, a duplicate waits."""
+    return f"{PREFIX}{request_key(event)}.claim"
+
+
+def deleted_key(owner: str) -> str:
+    """When CloudFormation last sent a Delete for a resource: a Create still building then must not leave
+    its version behind (the Delete of a Create that outlived its ServiceTimeout)."""
+    return f"{PREFIX}deleted/{owner}.json"
+
+
 def orphan_key(owner: str, arn: str) -> str:
     return f"{ORPHANS}{owner}/{hashlib.sha256(arn.encode()).hexdigest()[:16]}.json"
 

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import archive, identity, interpreters, plan, sharing, wheels
-from .answers import ORPHANS, Journal, orphan_key
+from .answers import ORPHANS, Journal, deleted_key, orphan_key
 from .builder import Engine
 from .credentials import index_for
 from .deadline import Deadline
-from .errors import ContentMismatch, ProviderError
+from .errors import ContentMismatch, OutOfTime, ProviderError
 from .identity import BYTECODE_STATES, PROOF_STATES, Marker
 from .layerversion import LayerVersion
 from .observe import Observer, Quiet
@@ -49,6 +49,7 @@ class Store(Staging, Protocol):
     def exists(self, key: str) -> bool: ...
     def keys(self, prefix: str) -> list[str]: ...
     def share(self, arn: str, statement: sharing.Statement) -> None: ...
+    def claim(self, key: str) -> bool: ...
     def codeartifact_index(self, domain: str, repository: str, owner: str = "") -> tuple[str, str]: ...
 
 
@@ -134,6 +135,33 @@ class Provider:
     # ------------------------------------------------------------------ Create / Update
 
     def apply(self, request: Request) -> Outcome:
+        started = time.time()  # a wall clock: compared with a Delete's, perhaps in another container
+        outcome = self._apply(request)
+        if self._deleted_since(request.owner, started):
+            # CloudFormation gave up on this request (its ServiceTimeout) and deleted the resource meanwhile:
+            # nothing will ever reference, or delete, what this request published.
+            if request.physical_id is None or not outcome.reused:
+                named = LayerVersion.parse(outcome.physical_id)
+                if named is not None:
+                    self.store.delete(named)
+                    log.warning("Deleted %s: CloudFormation deleted the resource while it was being built",
+                                outcome.physical_id)
+            raise OutOfTime("CloudFormation deleted this resource while it was being built (its ServiceTimeout "
+                            "ran out): the version it published was deleted again. Raise ServiceTimeout.")
+        return outcome
+
+    def _deleted_since(self, owner: str, started: float) -> bool:
+        if not self.settings.bucket:
+            return False
+        try:
+            found = self.store.read_json(deleted_key(owner)) or {}
+        except ProviderError:
+            log.warning("Could not read whether this resource was deleted meanwhile", exc_info=True)
+            return False
+        at = found.get("at")
+        return isinstance(at, (int, float)) and at >= started
+
+    def _apply(self, request: Request) -> Outcome:
         spec = parse(request.properties, self.settings.defaults)
         self._sweep_orphans(request)
         options = self.settings.build_options
@@ -346,6 +374,12 @@ class Provider:
 
     def delete(self, request: Request) -> bool:
         """Delete the version the id names if this resource published it. False if nothing was deleted."""
+        if self.settings.bucket:
+            # First: a Create of this resource still building (CloudFormation gave up on it) reads this.
+            try:
+                self.store.write_json(deleted_key(request.owner), {"at": time.time()})
+            except ProviderError:
+                log.warning("Could not record the Delete for a Create that may still be building", exc_info=True)
         named = LayerVersion.parse(request.physical_id)
         own = named is not None and (not self.account or named.account == self.account) and \
             (not self.settings.region or named.region == self.settings.region)

@@ -89,6 +89,18 @@ class LayerStore:
             self._call(action, "s3", "put_object", Bucket=self.bucket, Key=key, Body=body)
         return True
 
+    def claim(self, key: str) -> bool:
+        """Create an empty object only if none is there (S3's If-None-Match: *): True for the first caller."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._client("s3").put_object(Bucket=self.bucket, Key=key, Body=b"", IfNoneMatch="*")
+        except ClientError as exc:
+            if error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                return False
+            raise _explain(f"Claiming s3://{self.bucket}/{key}", exc, self.attempts) from None
+        return True
+
     def download(self, key: str, dest: Path) -> None:
         with dest.open("wb") as out:
             body = self._call(f"Reading s3://{self.bucket}/{key}", "s3", "get_object", Bucket=self.bucket,

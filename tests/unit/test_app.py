@@ -71,3 +71,22 @@ def test_crhelpers_private_fields_never_reach_it() -> None:
              "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1"}
     assert app.cloudformations_own(event) == {"RequestType": "Delete",
                                               "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1"}
+
+
+@pytest.mark.parametrize(("properties", "seconds"), [({"ServiceTimeout": "900"}, 900.0), ({"ServiceTimeout": 60}, 60.0),
+                                                     ({}, None), ({"ServiceTimeout": "soon"}, None),
+                                                     ({"ServiceTimeout": "-1"}, None), ("not a map", None)])
+def test_the_service_timeout_is_read_from_the_properties(properties: Any, seconds: float | None) -> None:
+    assert app.service_timeout({"ResourceProperties": properties}) == seconds
+
+
+def test_time_left_is_lambdas_and_no_more_than_cloudformation_waits() -> None:
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 800_000
+
+    import time
+
+    assert app.time_left(Context(), None, time.monotonic())() == 800.0
+    assert 59.0 < app.time_left(Context(), 60.0, time.monotonic())() <= 60.0
+    assert app.time_left(Context(), 60.0, time.monotonic() - 50)() <= 10.0

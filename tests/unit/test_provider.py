@@ -98,6 +98,11 @@ class FakeStore:
     def exists(self, key: str) -> bool:
         return key in self.objects or key in self.uploads
 
+    def claim(self, key: str) -> bool:
+        first = key not in self.objects
+        self.objects.setdefault(key, {})
+        return first
+
     def codeartifact_index(self, domain: str, repository: str, owner: str = "") -> tuple[str, str]:
         self.codeartifact_calls.append((domain, repository, owner))
         return f"https://{domain}-{owner}.d.codeartifact.us-east-1.amazonaws.com/pypi/{repository}/simple/", "tok"

@@ -35,3 +35,16 @@ def test_the_function_is_configured_as_the_readme_says() -> None:
     assert resources["ArtifactBucket"]["DeletionPolicy"] == "Retain"
     outputs = template()["Outputs"]
     assert outputs["ServiceToken"]["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-ServiceToken"}
+
+
+def test_the_providers_grants_are_per_prefix_and_never_reach_the_reapers_records() -> None:
+    resources = template()["Resources"]
+    role = resources["ProviderFunctionRole"]["Properties"]
+    text = str(role["Policies"])
+    assert "ArtifactBucket.Arn}/*" not in text.replace(" ", "")  # no grant on the whole bucket
+    assert "reaped/" not in text
+    for prefix in ("layers/*", "specs/*", "staging/*", "requests/*", "orphans/*"):
+        assert f"ArtifactBucket.Arn}}/{prefix}" in text
+    assert not any("AWSLambdaBasicExecutionRole" in str(arn) for arn in role["ManagedPolicyArns"])
+    logs = resources["ProviderFunctionLogs"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert str(logs["Resource"]) == str({"Fn::GetAtt": ["ProviderFunctionLogGroup", "Arn"]})
