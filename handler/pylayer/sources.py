@@ -184,7 +184,9 @@ class SourceBuilds:
                                 "pure-Python source distributions are built.")
         try:
             with zipfile.ZipFile(built) as made:
-                compiled = [n for n in made.namelist() if n.lower().endswith(COMPILED) or ".so." in n]
+                # By name, and by content: an ELF object under an innocent name is compiled code too.
+                compiled = [n for n in made.namelist() if n.lower().endswith(COMPILED) or ".so." in n
+                            or (not n.endswith("/") and made.open(n).read(4) == b"\x7fELF")]
         except zipfile.BadZipFile:
             raise InstallFailed(f"Building {name} {version} gave a damaged wheel.") from None
         if compiled:

@@ -99,6 +99,8 @@ def test_what_a_worker_built_is_checked_again_by_the_provider(tmp_path: Path) ->
     assert list((tmp_path / "cache").glob("*.whl"))  # placed where fetch finds it by its sha256
     with pytest.raises(InstallFailed, match="compiled code"):
         builds.accept(wheel(tmp_path / "x-1.0-py2.py3-none-any.whl", {"x/_s.so": b""}), "x", "1.0")
+    with pytest.raises(InstallFailed, match="compiled code"):
+        builds.accept(wheel(tmp_path / "x-1.0-py3-none-any.whl", {"x/data.txt": b"\x7fELF\x02"}), "x", "1.0")
     with pytest.raises(InstallFailed, match="for one platform"):
         builds.accept(wheel(tmp_path / "x-1.0-cp312-cp312-linux_x86_64.whl", {}), "x", "1.0")
     with pytest.raises(InstallFailed, match=r"a wheel of y 1\.0"):
