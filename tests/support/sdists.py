@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import zipfile
 from pathlib import Path
 
 BACKEND = '''
@@ -59,4 +60,22 @@ def make_sdist(directory: Path, name: str, version: str, files: dict[str, str], 
             info = tarfile.TarInfo(member)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def tar_gz(path: Path, members: dict[str, bytes]) -> Path:
+    """A .tar.gz of exactly these members (no folders added): hostile names welcome."""
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def zip_file(path: Path, members: dict[str, bytes]) -> Path:
+    """A .zip of exactly these members."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
     return path

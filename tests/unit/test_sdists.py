@@ -12,25 +12,10 @@ import pytest
 
 from pylayer import sdists
 from pylayer.errors import InstallFailed
+from tests.support.sdists import tar_gz, zip_file
 
 LEGACY = sdists.BuildSystem(("setuptools>=40.8.0", "wheel"), "setuptools.build_meta:__legacy__", ())
 FLIT = b'[build-system]\nrequires = ["flit_core>=3.2,<4"]\nbuild-backend = "flit_core.buildapi"\n'
-
-
-def tar_gz(path: Path, members: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:gz") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return path
-
-
-def zip_file(path: Path, members: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return path
 
 
 def sdist_with(tmp_path: Path, pyproject: bytes | None, kind: str = "tar.gz") -> Path:

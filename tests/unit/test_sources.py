@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import tarfile
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from pylayer import sdists, sources
 from pylayer.errors import InstallFailed
 from pylayer.simpleindex import IndexFile
 from pylayer.worker import sdist as worker_sdist
+from tests.support.sdists import tar_gz, zip_file
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "uv-failures"
 
@@ -34,16 +33,7 @@ def test_the_newest_final_release_the_specifier_allows_is_chosen() -> None:
     assert sources.choose(files, sources.Wanted("docopt", "==1.0")) is None
 
 
-def tar_gz(path: Path, members: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:gz") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return path
-
-
-def test_without_pyproject_setuptools_legacy_with_wheel(tmp_path: Path) -> None:
+def test_without_pyproject_setuptools_legacy_with_zip_file(tmp_path: Path) -> None:
     sdist = tar_gz(tmp_path / "docopt-0.6.2.tar.gz", {"docopt-0.6.2/setup.py": b"", "docopt-0.6.2/docopt.py": b""})
     assert sdists.build_system(sdist) == sdists.BuildSystem(("setuptools>=40.8.0", "wheel"),
                                                             "setuptools.build_meta:__legacy__")
@@ -84,24 +74,17 @@ def test_the_worker_refuses_links_in_an_sdist(tmp_path: Path) -> None:
         worker_sdist.unpack(str(path), str(tmp_path / "out"), "x 1.0")
 
 
-def wheel(path: Path, members: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w") as made:
-        for name, data in members.items():
-            made.writestr(name, data)
-    return path
-
-
 def test_what_a_worker_built_is_checked_again_by_the_provider(tmp_path: Path) -> None:
     builds = sources.SourceBuilds(lambda job, workdir, left: tmp_path, None, tmp_path / "w",  # type: ignore[arg-type]
                                   tmp_path / "cache", lambda index, name, timeout: [])
-    pure = wheel(tmp_path / "x-1.0-py3-none-any.whl", {"x/__init__.py": b""})
+    pure = zip_file(tmp_path / "x-1.0-py3-none-any.whl", {"x/__init__.py": b""})
     assert builds.accept(pure, "x", "1.0").name == "x-1.0-py3-none-any.whl"
     assert list((tmp_path / "cache").glob("*.whl"))  # placed where fetch finds it by its sha256
     with pytest.raises(InstallFailed, match="compiled code"):
-        builds.accept(wheel(tmp_path / "x-1.0-py2.py3-none-any.whl", {"x/_s.so": b""}), "x", "1.0")
+        builds.accept(zip_file(tmp_path / "x-1.0-py2.py3-none-any.whl", {"x/_s.so": b""}), "x", "1.0")
     with pytest.raises(InstallFailed, match="compiled code"):
-        builds.accept(wheel(tmp_path / "x-1.0-py3-none-any.whl", {"x/data.txt": b"\x7fELF\x02"}), "x", "1.0")
+        builds.accept(zip_file(tmp_path / "x-1.0-py3-none-any.whl", {"x/data.txt": b"\x7fELF\x02"}), "x", "1.0")
     with pytest.raises(InstallFailed, match="for one platform"):
-        builds.accept(wheel(tmp_path / "x-1.0-cp312-cp312-linux_x86_64.whl", {}), "x", "1.0")
+        builds.accept(zip_file(tmp_path / "x-1.0-cp312-cp312-linux_x86_64.whl", {}), "x", "1.0")
     with pytest.raises(InstallFailed, match=r"a wheel of y 1\.0"):
-        builds.accept(wheel(tmp_path / "y-1.0-py3-none-any.whl", {}), "x", "1.0")
+        builds.accept(zip_file(tmp_path / "y-1.0-py3-none-any.whl", {}), "x", "1.0")
