@@ -1,9 +1,12 @@
-"""Lambda entry point: wires crhelper (the protocol) and Powertools (logs, metrics, traces) to the core."""
+"""Lambda entry point: checks the event, wires Powertools (logs, metrics, traces) to the core, and answers.
+
+The way of a request: ``lambda_handler`` drops what is not CloudFormation's (``foreign``), rejects what
+cannot be run (``malformed``), claims the request (a duplicate delivery repeats the first answer), then
+``dispatch.dispatch`` runs it on the provider and ``response.answer`` records and sends its answer.
+"""
 
 from __future__ import annotations
 
-import http.client
-import os
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -14,12 +17,11 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from crhelper import CfnResource
 
-from pylayer import answers, origin, response
+from pylayer import answers, dispatch, origin, response
 from pylayer.answers import Journal
 from pylayer.errors import ProviderError
-from pylayer.provider import Provider, Request, Store
+from pylayer.provider import Provider, Store
 from pylayer.settings import Settings
 from pylayer.store import LayerStore
 from pylayer.workspace import Workspace
@@ -70,67 +72,7 @@ def count_failure(cause: str) -> None:
         metric.add_dimension(name="Cause", value=cause)
 
 
-REQUEST_TYPES = ("Create", "Update", "Delete")
 DUPLICATE_POLL_SECONDS = 1.0
-Operation = Callable[[dict[str, Any], Any], str]
-
-
-class ReasonError(Exception):
-    """Carries the short Reason to crhelper, which sends str(exc)."""
-
-
-class BoundedCfnResource(CfnResource):
-    """crhelper, answering through pylayer.response: the body kept within 4096 bytes, one cached TLS
-    context, bounded retries; each answer recorded for the reaper (pylayer.answers)."""
-
-    def __init__(self, **options: Any) -> None:
-        # crhelper makes Lambda, Events and Logs clients for its polling mode, which
-        # the provider does not use: 0.2 s of every cold start. It skips them under SAM local.
-        previous = os.environ.get("AWS_SAM_LOCAL")
-        os.environ["AWS_SAM_LOCAL"] = "skip-polling-clients"
-        try:
-            super().__init__(**options)
-        finally:
-            if previous is None:
-                del os.environ["AWS_SAM_LOCAL"]
-            else:
-                os.environ["AWS_SAM_LOCAL"] = previous
-        self.sam_local_before = previous
-        self.journal = Journal(None, {})
-
-    def _send(self, status: str | None = None, reason: str = "",
-              send_response: Callable[..., None] | None = None) -> None:
-        body = {
-            "Status": self.Status,
-            "PhysicalResourceId": str(self.PhysicalResourceId),
-            "StackId": self.StackId,
-            "RequestId": self.RequestId,
-            "LogicalResourceId": self.LogicalResourceId,
-            "Reason": str(self.Reason),
-            "Data": self.Data,
-            "NoEcho": self.NoEcho,
-        }
-        if status:
-            body.update({"Status": status, "Reason": reason})
-        logger.info("Answering %s", body["Status"], extra={"reason": body["Reason"],
-                                                           "physical_id": body["PhysicalResourceId"]})
-        self.journal.answering(body)
-        answered = _answer(self._response_url, body)  # type: ignore[attr-defined]  # response.send fits it
-        if answered is not None:
-            self.journal.answered(answered)
-
-
-def _answer(url: str, body: dict[str, Any]) -> int | None:
-    """PUT the answer; its HTTP status (None when it could not be delivered). A refusal is logged."""
-    try:
-        status = dependencies.send(url, body)
-    except (OSError, ValueError, http.client.HTTPException):
-        # Nothing more can be done from here: the reaper is not told (this invocation ends normally).
-        logger.exception("Could not deliver the answer to CloudFormation")
-        return None
-    if status >= 300:
-        logger.error("CloudFormation refused the answer: HTTP %d (an expired or reused ResponseURL?)", status)
-    return status
 
 
 def _provider(context: Any, journal: Journal, event: dict[str, Any]) -> Provider:
@@ -162,70 +104,6 @@ def time_left(context: Any, timeout: float | None, started: float) -> Callable[[
     return left
 
 
-def _request(event: dict[str, Any]) -> Request:
-    return Request(event.get("ResourceProperties"), event["StackId"], event["LogicalResourceId"],
-                   event.get("PhysicalResourceId"))
-
-
-def _explained(operation: Operation) -> Operation:
-    """Turn every failure into a short Reason for the user and a full log line."""
-
-    def run(event: dict[str, Any], context: Any) -> str:
-        try:
-            return operation(event, context)
-        except ProviderError as exc:
-            logger.error("Request failed: %s", exc.reason, extra={"cause": exc.cause, "detail": exc.detail})
-            count_failure(exc.cause)
-            raise ReasonError(exc.reason) from None
-        except Exception:
-            logger.exception("Unexpected error")
-            count_failure("Internal")
-            request = getattr(context, "aws_request_id", "unknown")
-            raise ReasonError(f"Internal error in the provider; see its log for request {request}.") from None
-
-    return run
-
-
-def _create_helper() -> BoundedCfnResource:
-    # sleep_on_delete=0: the provider lives in its own stack, so there is no log
-    # group being deleted with it to wait for. INFO: at DEBUG crhelper logs the whole event,
-    # ResponseURL included.
-    helper = BoundedCfnResource(json_logging=False, log_level="INFO", boto_level="ERROR",
-                                sleep_on_delete=0)
-
-    @helper.create
-    @_explained
-    def create(event: dict[str, Any], context: Any) -> str:
-        outcome = _provider(context, helper.journal, event).create(_request(event))
-        helper.Data.update(outcome.data)
-        return outcome.physical_id
-
-    @helper.update
-    @_explained
-    def update(event: dict[str, Any], context: Any) -> str:
-        outcome = _provider(context, helper.journal, event).update(_request(event))
-        helper.Data.update(outcome.data)
-        return outcome.physical_id
-
-    @helper.delete
-    @_explained
-    def delete(event: dict[str, Any], context: Any) -> str:
-        _provider(context, helper.journal, event).delete(_request(event))
-        return str(event.get("PhysicalResourceId", ""))
-
-    return helper
-
-
-_helpers: list[BoundedCfnResource] = []
-
-
-def helper() -> BoundedCfnResource:
-    """crhelper's resource, made on first use, not at import: it makes boto3 clients."""
-    if not _helpers:
-        _helpers.append(_create_helper())
-    return _helpers[0]
-
-
 def malformed(event: Any) -> str | None:
     """Why an event is not a custom-resource request we can answer, or None."""
     if not isinstance(event, dict):
@@ -235,7 +113,7 @@ def malformed(event: Any) -> str | None:
             return f"the event has no {key}"
     if not event["ResponseURL"].startswith("https://"):
         return "the ResponseURL is not HTTPS"
-    if event["RequestType"] not in REQUEST_TYPES:
+    if event["RequestType"] not in dispatch.REQUEST_TYPES:
         return "unknown RequestType"
     if "/" not in event["StackId"]:
         return "the StackId is not a stack ARN"
@@ -273,15 +151,19 @@ def lambda_handler(event: Any, context: Any) -> None:
         Workspace(settings.work_root, settings.cache_root).clean()
     except OSError:
         logger.exception("Could not clean the build root")
-    resource = helper()
     store = dependencies.store(settings.bucket, settings.region) if settings.bucket else None
     if store is not None and not _first_delivery(store, event):
         # Lambda's asynchronous invoke delivers at least once: one delivery builds, the others repeat it.
         metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
         _answer_as_the_first(store, event, context)
         return
-    resource.journal = Journal(store, event)
-    resource(cloudformations_own(event), context)
+    event = cloudformations_own(event)
+    journal = Journal(store, event)
+    reply = dispatch.dispatch(event, lambda: _provider(context, journal, event),
+                              str(getattr(context, "aws_request_id", "unknown")))
+    if reply.status == "FAILED":
+        count_failure(reply.cause)
+    response.answer(event, reply, journal, dependencies.send)
 
 
 def _first_delivery(store: Store, event: dict[str, Any]) -> bool:
@@ -303,7 +185,7 @@ def _answer_as_the_first(store: Store, event: dict[str, Any], context: Any) -> N
         answer = record.get("answer")
         if record.get("state") in ("answering", "answered") and isinstance(answer, dict):
             logger.info("A duplicate delivery of this request: sending the first delivery's answer again")
-            _answer(event["ResponseURL"], dict(answer))
+            response.answer(event, dict(answer), Journal(None, event), dependencies.send)
             return
         if time.monotonic() >= stop:
             logger.warning("A duplicate delivery of this request, and the first has not answered in time: "
@@ -313,8 +195,9 @@ def _answer_as_the_first(store: Store, event: dict[str, Any], context: Any) -> N
 
 
 def cloudformations_own(event: dict[str, Any]) -> dict[str, Any]:
-    """The event without crhelper's private fields: CloudFormation never sends them, and crhelper would obey
-    them (CrHelperPoll answers SUCCESS with nothing run; CrHelperData replaces the answer's Data)."""
+    """The event without crhelper's private fields: CloudFormation never sends them, and a handler built on
+    crhelper's CfnResource would obey them (CrHelperPoll answers SUCCESS with nothing run). Dropped, and
+    logged, so that no record or answer carries them either."""
     dropped = sorted(k for k in event if k.startswith("CrHelper"))
     if dropped:
         logger.warning("Dropping fields CloudFormation never sends: %s", ", ".join(dropped))
@@ -322,13 +205,6 @@ def cloudformations_own(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _reject(event: dict[str, Any], reason: str) -> None:
-    body = {
-        "Status": "FAILED",
-        "Reason": reason,
-        "PhysicalResourceId": str(event.get("PhysicalResourceId") or "malformed-request"),
-        "StackId": str(event.get("StackId", "")),
-        "RequestId": str(event.get("RequestId", "")),
-        "LogicalResourceId": str(event.get("LogicalResourceId", "")),
-        "Data": {},
-    }
-    _answer(event["ResponseURL"], body)
+    physical = str(event.get("PhysicalResourceId") or "malformed-request")
+    response.answer(event, response.Answer("FAILED", physical, reason, cause="Malformed"), Journal(None, event),
+                    dependencies.send)

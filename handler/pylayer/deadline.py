@@ -1,4 +1,7 @@
-"""The Lambda deadline, as the core sees it: time left, and the last safe moments to start a step."""
+"""The Lambda deadline, as the core sees it: time left, and the last safe moments to start a step.
+
+With the reaper, the provider's only timeout mechanism: a step that would run past the deadline is not
+started, and an invocation that dies anyway is answered by the reaper (no timer thread answers)."""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ from .errors import OutOfTime
 
 # Seconds kept back from the Lambda deadline for zip, upload, publish and the answer.
 RESERVE_SECONDS = 60.0
-# Below this, publishing is not started: a version published after the answer
-# went out (crhelper answers FAILED just before the deadline) would leak.
+# Below this, publishing is not started: a version published by an invocation that then times out is
+# named by the reaper's answer at best, and an Update's is left for a later request to delete.
 PUBLISH_MARGIN_SECONDS = 20.0
 
 

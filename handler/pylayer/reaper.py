@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,9 +79,7 @@ def decide(event: Mapping[str, Any], record: Mapping[str, Any] | None, destinati
         note = f" Version {published} was published; the stack's rollback deletes it."
     reason = (f"The provider's invocation {what_happened(destination)} before answering "
               f"(request {str(event.get('RequestId', ''))[:40]}).{note}")
-    body = {"Status": "FAILED", "Reason": reason, "PhysicalResourceId": physical or "reaped",
-            "StackId": event.get("StackId", ""), "RequestId": event.get("RequestId", ""),
-            "LogicalResourceId": event.get("LogicalResourceId", ""), "Data": {}}
+    body = response.body(event, response.Answer("FAILED", physical or "reaped", reason))
     return Decision(body, "died before answering", orphan)
 
 
@@ -94,11 +92,8 @@ def _own(answer: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
     return all(isinstance(answer.get(k), str) and answer.get(k) == event.get(k) for k in _IDS)
 
 
-Send = Callable[[str, dict[str, Any]], int]
-
-
 def reap(destination: Mapping[str, Any], objects: answers.Objects | None, region: str,
-         extra_hosts: frozenset[str] = frozenset(), send: Send = response.send) -> Decision:
+         extra_hosts: frozenset[str] = frozenset(), send: response.Send = response.send) -> Decision:
     """Handle one destination record: decide, keep the reaper's own record, answer."""
     if not isinstance(destination, Mapping):
         return Decision(None, "not a destination record")
@@ -119,10 +114,9 @@ def reap(destination: Mapping[str, Any], objects: answers.Objects | None, region
             owner = identity.owner_key(str(event.get("StackId", "")), str(event.get("LogicalResourceId", "")))
             objects.write_json(answers.orphan_key(owner, decision.orphan), {"arn": decision.orphan})
     if decision.answer is not None:
-        journal = answers.Journal(objects, event)
-        journal.answering(decision.answer)
-        status = send(str(event["ResponseURL"]), decision.answer)
-        journal.answered(status)
+        if response.answer(event, decision.answer, answers.Journal(objects, event), send) is None:
+            # Not delivered: fail this invocation, so that Lambda runs the reaper again (its async retries).
+            raise ConnectionError("could not deliver the answer to CloudFormation")
         _metric("ReapedRequests", 1)
     return decision
 

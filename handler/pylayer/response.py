@@ -1,24 +1,79 @@
-"""Answer CloudFormation: a response body within its 4096-byte limit, PUT to the ResponseURL.
+"""Answer CloudFormation: the one place a response body is made (``body``), kept within its 4096-byte limit
+(``fit``), recorded for the reaper and PUT to the ResponseURL (``answer``).
 
-CloudFormation rejects a longer body ("Response object is too long") and the
-stack waits for a timeout; crhelper does not check. We trim the Reason first,
-then drop Data (only ever on a FAILED answer in practice).
+The handler, its rejection of a malformed event and the reaper all answer through here. CloudFormation
+rejects a longer body ("Response object is too long") and the stack waits for a timeout: the Reason is
+trimmed first, then Data dropped (only ever on a FAILED answer in practice). Standard library only: the
+reaper ships this module.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import ssl
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
+
+from .answers import Journal
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 4096
 MAX_REASON_CHARS = 1000
 MAX_ID_CHARS = 1024
+Status = Literal["SUCCESS", "FAILED"]
+Send = Callable[[str, dict[str, Any]], int]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What CloudFormation is told about one request."""
+
+    status: Status
+    physical_id: str
+    reason: str = ""
+    data: Mapping[str, str] = field(default_factory=dict)
+    cause: str = ""  # a FAILED answer's cause (ProviderError.cause): the Failures metric's dimension
+
+
+def body(event: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
+    """The response body for an answer to event: every body the provider and the reaper send is made here."""
+    return {
+        "Status": answer.status,
+        "Reason": answer.reason,
+        "PhysicalResourceId": answer.physical_id,
+        "StackId": str(event.get("StackId", "")),
+        "RequestId": str(event.get("RequestId", "")),
+        "LogicalResourceId": str(event.get("LogicalResourceId", "")),
+        "Data": dict(answer.data),
+        "NoEcho": False,
+    }
+
+
+def answer(event: Mapping[str, Any], reply: Answer | dict[str, Any], journal: Journal, send: Send) -> int | None:
+    """Record the body (the reaper sends it again if this invocation dies during the PUT), send it, record that
+    CloudFormation's reply. The HTTP status; None when it could not be delivered (logged, never raised: the
+    invocation then ends normally, and nothing more can be done from here). A dict is a body made before,
+    by ``body``: a recorded answer sent again."""
+    sent = body(event, reply) if isinstance(reply, Answer) else reply
+    log.info("Answering %s", sent.get("Status"), extra={"reason": sent.get("Reason"),
+                                                        "physical_id": sent.get("PhysicalResourceId")})
+    journal.answering(sent)
+    try:
+        status = send(str(event["ResponseURL"]), sent)
+    except (OSError, ValueError, http.client.HTTPException):
+        log.exception("Could not deliver the answer to CloudFormation")
+        return None
+    if status >= 300:
+        log.error("CloudFormation refused the answer: HTTP %d (an expired or reused ResponseURL?)", status)
+    journal.answered(status)  # a refusal too: sending the same body again would be refused again
+    return status
 
 
 def body_size(body: dict[str, Any]) -> int:

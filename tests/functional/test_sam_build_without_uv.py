@@ -112,7 +112,7 @@ def test_the_layer_built_without_uv_is_complete(bare_build: BareBuild) -> None:
     layer = bare_build.build_dir / "ProviderDependencies"
     pins = pinned()
 
-    for package in ("crhelper", "aws_lambda_powertools", "packaging", "aws_xray_sdk", "jmespath", "wrapt"):
+    for package in ("aws_lambda_powertools", "packaging", "aws_xray_sdk", "jmespath", "wrapt"):
         assert (layer / "python" / package).is_dir(), package
     assert (layer / "python" / "typing_extensions.py").is_file()
     assert not (layer / "python" / "boto3").exists()  # --no-deps: the runtime's boto3 stays the one

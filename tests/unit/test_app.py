@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import app
+from tests.support import cfn
 
 HANDLER = Path(__file__).resolve().parents[2] / "handler"
 
@@ -32,38 +33,49 @@ def test_malformed_events_are_recognised(event: Any, problem: str) -> None:
     assert app.malformed(event) == problem
 
 
-def test_importing_the_handler_makes_no_aws_client_and_no_crhelper() -> None:
-    # crhelper makes boto3 clients when constructed: that must wait for the first event. A fresh process, so
-    # nothing imported before can hide it.
+def test_importing_the_handler_makes_no_aws_client() -> None:
+    # Clients are made for a request, never at import (a fresh process, so nothing imported before can hide
+    # one), and nothing of crhelper is imported: its CfnResource makes three clients when constructed.
     script = (
-        "import boto3, boto3.session\n"
+        "import boto3, boto3.session, sys\n"
         "made = []\n"
         "boto3.client = lambda *a, **k: made.append(a)\n"
         "boto3.session.Session.client = lambda self, *a, **k: made.append(a)\n"
         "import app\n"
-        "print(made, app._helpers)\n"
+        "print(made, 'crhelper' in sys.modules)\n"
     )
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(HANDLER), "AWS_REGION": "us-east-1"}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
                           check=False)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[] []"
+    assert done.stdout.strip() == "[] False"
 
 
-def test_the_helper_makes_no_aws_clients_and_leaves_the_environment_as_it_was(
+def test_answering_a_request_makes_no_polling_clients_and_leaves_the_environment_as_it_was(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import boto3
 
     made: list[tuple[object, ...]] = []
-    # Recorded, not raised: crhelper would catch an exception in its constructor and hide it.
     monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: made.append(args))
+    monkeypatch.setattr(boto3.session.Session, "client", lambda self, *args, **kwargs: made.append(args))
     monkeypatch.delenv("AWS_SAM_LOCAL", raising=False)
+    monkeypatch.delenv("LAYER_BUCKET", raising=False)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    sent: list[dict[str, Any]] = []
 
-    helper = app.BoundedCfnResource(log_level="INFO", sleep_on_delete=0)
+    def send(url: str, body: dict[str, Any]) -> int:
+        sent.append(body)
+        return 200
 
-    assert made == []
-    assert helper.sam_local_before is None
+    monkeypatch.setattr(app.dependencies, "send", send)
+    url = "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?sig=1"
+    delete = cfn.event("Delete", {"Requirements": ["six"]}, url, physical_id="not-a-version")
+
+    app.lambda_handler(delete, cfn.LambdaContext())
+
+    assert made == []  # no Lambda, Events or Logs client for polling: nothing polls
     assert "AWS_SAM_LOCAL" not in os.environ
+    assert [(b["Status"], b["PhysicalResourceId"]) for b in sent] == [("SUCCESS", "not-a-version")]
 
 
 def test_crhelpers_private_fields_never_reach_it() -> None:
