@@ -39,7 +39,7 @@ tracer = Tracer(service=SERVICE)
 @lru_cache(maxsize=4)
 def default_store(bucket: str, region: str | None) -> LayerStore:
     """One store per bucket and region for the container's life: its boto3 clients are reused."""
-    return LayerStore(bucket, region)
+    return LayerStore.connect(bucket, region)
 
 
 @dataclass
@@ -158,7 +158,7 @@ def lambda_handler(event: Any, context: Any) -> None:
         _answer_as_the_first(store, event, context)
         return
     event = cloudformations_own(event)
-    journal = Journal(store, event)
+    journal = Journal(store.artifacts if store is not None else None, event)
     reply = dispatch.dispatch(event, lambda: _provider(context, journal, event),
                               str(getattr(context, "aws_request_id", "unknown")))
     if reply.status == "FAILED":
@@ -168,7 +168,7 @@ def lambda_handler(event: Any, context: Any) -> None:
 
 def _first_delivery(store: Store, event: dict[str, Any]) -> bool:
     try:
-        return store.claim(answers.claim_key(event))
+        return store.artifacts.claim(answers.claim_key(event))
     except ProviderError:
         logger.warning("Could not claim the request; building it anyway", exc_info=True)
         return True
@@ -179,7 +179,7 @@ def _answer_as_the_first(store: Store, event: dict[str, Any], context: Any) -> N
     stop = time.monotonic() + max(0.0, context.get_remaining_time_in_millis() / 1000 - 10)
     while True:
         try:
-            record = store.read_json(answers.record_key(event)) or {}
+            record = store.artifacts.read_json(answers.record_key(event)) or {}
         except ProviderError:
             record = {}
         answer = record.get("answer")

@@ -3,7 +3,7 @@
 Takes the pandas set's wheels from `make bench`'s cache (.bench-cache/), and
 writes the layer zip from them in each way, timing it and its size:
 - zipfile, one thread, at levels 1, 6 and 9 (how most tools do it),
-- the provider's writer compressing files in parallel (the pip fallback's path),
+- the provider's writer compressing files in parallel (its path for files on disk),
 - the provider's writer copying the wheels' deflated members as they are.
 """
 

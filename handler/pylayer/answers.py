@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 PREFIX = "requests/"
 REAPED = "reaped/"
 ORPHANS = "orphans/"
-STATES = ("published", "answering", "answered")
 
 
 class Objects(Protocol):

@@ -6,7 +6,7 @@ CodeSha256) is a real content identity.
 Entries come from two kinds of source. A wheel member is already deflated:
 its compressed bytes are copied into the layer zip as they are, with no
 decompression and no recompression (the slowest part of building a layer
-otherwise). A file on disk (the pip fallback's tree) is compressed, in
+otherwise). A file on disk (a folder of `pylayer build`'s own files) is compressed, in
 parallel: zlib releases the GIL.
 """
 

@@ -5,15 +5,13 @@ With uv (the default), each runtime the layer serves is resolved on its own
 once each, and their members become the entries, placed by ``layout`` and
 copied later without recompression. A project with only a source
 distribution is built into a wheel by a runtime worker (``sources``), never
-here. With pip, each runtime's packages are installed into a folder of its
-own whose files become the entries. Slimming applies per wheel (or folder); a
-PEP 751 lock per runtime is added outside ``python/`` (``lockfile``).
+here. Slimming applies per wheel; a PEP 751 lock per runtime is added outside
+``python/`` (``lockfile``).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -54,7 +52,6 @@ class Built:
 @dataclass(frozen=True)
 class Engine:
     cache_root: Path
-    installer: str = "uv"
     lister: Lister = project_files
 
     def cache(self, name: str) -> Path:
@@ -167,10 +164,7 @@ class Engine:
               content_key: str, sources: SourceBuilds | None = None) -> Built:
         """The layer's files, sorted, slimmed as the spec asks, with a lock per runtime. Source
         distributions are built only through ``sources`` (a runtime worker), never here."""
-        if self.installer == "pip":
-            built = self._installed(spec, workdir, index, time_left)
-        else:
-            built = self._from_wheels(spec, workdir, index, time_left, sources)
+        built = self.layer_entries(spec, workdir, index, time_left, sources)
         if not any(e.arcname.startswith("python/") for e in built.entries):
             # Lambda refuses an empty zip; say why it would be empty instead.
             raise InstallFailed(f"Nothing to install for {spec.describe()}: the environment markers "
@@ -179,8 +173,10 @@ class Engine:
         return Built(sorted([*built.entries, *locks], key=lambda e: e.arcname), built.chosen, built.owners,
                      built.folders)
 
-    def _from_wheels(self, spec: LayerSpec, workdir: Path, index: Index,
-                     time_left: Callable[[], float], sources: SourceBuilds | None = None) -> Built:
+    def layer_entries(self, spec: LayerSpec, workdir: Path, index: Index,
+                      time_left: Callable[[], float], sources: SourceBuilds | None = None) -> Built:
+        """Resolve, fetch, place, slim, arrange: the layer's files under python/, before its locks (``build``
+        adds them) and bytecode (the workers). What ``pylayer diff`` sizes, too."""
         chosen = self.resolve_all(spec, workdir, index, time_left, sources)
         distinct = {w.sha256: w for ws in chosen.values() for w in ws}
         paths = dict(zip(distinct, self.fetch(list(distinct.values()), index, time_left), strict=True))
@@ -196,29 +192,6 @@ class Engine:
                     folders[target][wheel.sha256] = prefix
         return Built(layout.arrange(placed), chosen, owners, folders)
 
-    def _installed(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float]) -> Built:
-        trees: dict[Target, list[archive.Entry]] = {}
-        for target in spec.targets:
-            dest = workdir / target.runtime / "tree"
-            cache = self.cache(self.installer)
-            if self.installer == "pip":
-                command = install.plan_pip(spec.requirements, target, dest, cache, index)
-            else:
-                command = install.plan_uv(install.find_uv(), spec.requirements, target, dest, cache, index)
-            log.info("Installing %s for %s", " ".join(spec.requirements), target.describe())
-            output = install.run(command, target, time_left())
-            log.debug("Installer output: %s", output[-4000:])
-            dest.mkdir(parents=True, exist_ok=True)
-            found = archive.collect(dest, prefix="")
-            trees[target] = slim.select([e for e in found if e.arcname != ".lock"], spec.slim,
-                                        spec.exclude_runtime_packages)
-        entries = layout.place_trees(trees)
-        held = {t: _distributions(t, entries) for t in spec.targets}
-        chosen = {t: [wheel for wheel, _ in pairs] for t, pairs in held.items()}
-        folders = {t: {wheel.name: folder for wheel, folder in pairs} for t, pairs in held.items()}
-        return Built(entries, chosen, folders=folders)
-
-
 def _version(text: str) -> Version | None:
     try:
         return Version(text)
@@ -232,22 +205,6 @@ def _release_of(filename: str) -> Version | None:
         return parse_wheel_filename(filename)[1] if filename.endswith(".whl") else None
     except InvalidWheelFilename:
         return None
-
-
-_DIST_INFO = re.compile(r"^(?P<name>[^/-]+)-(?P<version>[^/-]+)\.dist-info$")
-
-
-def _distributions(target: Target, entries: Sequence[archive.Entry]) -> list[tuple[wheels.Wheel, str]]:
-    """What an installed layer holds for one runtime and where, for its lock (no wheel file or hash is known
-    there: the lock names the folder by the distribution's name)."""
-    found = []
-    for entry in entries:
-        folder, _, rest = entry.arcname.rpartition("/")
-        parent, _, dist_info = folder.rpartition("/")
-        match = _DIST_INFO.match(dist_info)
-        if match and rest == "METADATA" and parent in (layout.SHARED, target.site_packages):
-            found.append((wheels.Wheel(match["name"], match["version"], "", ""), parent))
-    return found
 
 
 def _lock_entry(content_key: str, target: Target, built: Built, index: Index) -> archive.Entry:

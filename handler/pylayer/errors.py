@@ -6,6 +6,8 @@ The full story (stderr of the installer, AWS error payloads) goes in
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class ProviderError(Exception):
     """Base of every failure the provider explains to the user."""
@@ -18,14 +20,19 @@ class ProviderError(Exception):
         self.detail = detail
 
 
+# What is wrong with a property, set where it is refused (the lint rules map kinds to rule IDs).
+PropertyFault = Literal["unknown", "missing", "type", "value", "requirement"]
+
+
 class InvalidProperties(ProviderError):
     """The resource's properties cannot be turned into a layer spec."""
 
     cause = "InvalidProperties"
 
-    def __init__(self, reason: str, detail: str = "", prop: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", prop: str = "", kind: PropertyFault = "value") -> None:
         super().__init__(reason, detail)
         self.prop = prop  # the property at fault, where one is ("" for the map as a whole)
+        self.kind = kind
 
 
 class ConfigurationError(ProviderError):

@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # the reaper imports owner_key with nothing but the standard library
     from .properties import LayerSpec
@@ -27,11 +27,13 @@ if TYPE_CHECKING:  # the reaper imports owner_key with nothing but the standard 
 MARKER = re.compile(r"\[pylayer (?P<version>[0-9a-f]{16}) (?P<owner>[0-9a-f]{12}) (?P<size>\d{1,12})"
                     r"(?: (?P<bytecode>[ipnx]))?(?: (?P<proof>[ILN]))?\]$")
 # The Bytecode attribute, in the marker as one letter (so a reused version answers the same).
-BYTECODE_CODES = {"included": "i", "partial": "p", "omitted": "n", "off": "x"}
-BYTECODE_STATES = tuple(BYTECODE_CODES)
+BytecodeState = Literal["included", "partial", "omitted", "off"]
+BYTECODE_CODES: dict[BytecodeState, str] = {"included": "i", "partial": "p", "omitted": "n", "off": "x"}
+BYTECODE_STATES: tuple[BytecodeState, ...] = tuple(BYTECODE_CODES)
 # The Proof attribute, weakest first: what was shown of the layer on every runtime it serves.
-PROOF_CODES = {"none": "N", "libraries": "L", "imported": "I"}
-PROOF_STATES = tuple(PROOF_CODES)
+ProofState = Literal["none", "libraries", "imported"]
+PROOF_CODES: dict[ProofState, str] = {"none": "N", "libraries": "L", "imported": "I"}
+PROOF_STATES: tuple[ProofState, ...] = tuple(PROOF_CODES)
 # Bump when the build changes what identical inputs produce. 2: a folder per runtime, bytecode, locks.
 BUILD_FORMAT = 2
 
@@ -40,7 +42,6 @@ BUILD_FORMAT = 2
 class BuildOptions:
     """Provider configuration that changes what an install produces."""
 
-    installer: str = "uv"
     index_url: str = ""  # without credentials
     allow_sdist: bool = False
 
@@ -56,7 +57,7 @@ def content_key(spec: LayerSpec, options: BuildOptions) -> str:
         "requirements": list(spec.requirements),
         "runtimes": sorted(spec.runtimes),
         "architecture": spec.architecture,
-        "installer": options.installer,
+        "installer": "uv",  # the one installer since pip's was removed; kept so that keys stay the same
         "index": options.index_url,
         "sdist": options.allow_sdist,
         "slim": spec.slim,
@@ -88,8 +89,8 @@ class Marker:
     version: str
     owner: str
     unzipped_size: int
-    bytecode: str = ""  # one of BYTECODE_STATES; "" in versions of the first build format
-    proof: str = ""  # one of PROOF_STATES; "" in versions made before the import proof
+    bytecode: BytecodeState | Literal[""] = ""  # "" in versions of the first build format
+    proof: ProofState | Literal[""] = ""  # "" in versions made before the import proof
 
     def render(self) -> str:
         state = f" {BYTECODE_CODES[self.bytecode]}" if self.bytecode else ""
@@ -105,6 +106,23 @@ def read_marker(description: str | None) -> Marker | None:
     match = MARKER.search(description or "")
     if not match:
         return None
-    state = next((s for s, code in BYTECODE_CODES.items() if code == match["bytecode"]), "")
-    proof = next((s for s, code in PROOF_CODES.items() if code == match["proof"]), "")
-    return Marker(match["version"], match["owner"], int(match["size"]), state, proof)
+    return Marker(match["version"], match["owner"], int(match["size"]), bytecode_state(match["bytecode"]),
+                  proof_state(match["proof"]))
+
+
+def bytecode_state(code: object) -> BytecodeState | Literal[""]:
+    """The Bytecode state a marker letter stands for; "" for none."""
+    return next((s for s, letter in BYTECODE_CODES.items() if letter == code), "")
+
+
+def proof_state(code: object) -> ProofState | Literal[""]:
+    return next((s for s, letter in PROOF_CODES.items() if letter == code), "")
+
+
+def known_bytecode(value: object) -> BytecodeState | Literal[""]:
+    """A Bytecode state read from elsewhere (the bucket's spec pointer); "" for anything else."""
+    return next((s for s in BYTECODE_STATES if s == value), "")
+
+
+def known_proof(value: object) -> ProofState | Literal[""]:
+    return next((s for s in PROOF_STATES if s == value), "")

@@ -1,7 +1,7 @@
-"""Install requirements for a target into a directory, with uv (pip as fallback).
+"""Resolve requirements for a target with uv, the one installer (pinned, shipped in the provider's layer).
 
-``plan_uv``/``plan_pip`` are pure: they compute the command. ``run`` executes
-it (arguments only, never a shell) and turns a failure into a short reason.
+``plan_uv_lock`` is pure: it computes the command. ``run`` executes it
+(arguments only, never a shell) and turns a failure into a short reason.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import sysconfig
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +22,6 @@ from .failures import summarize_failure
 from .index import Index, scrub
 from .target import Target
 
-INSTALLERS = ("uv", "pip")
 # Variables the installer may see; anything else (AWS credentials above all)
 # stays out of its environment.
 _PASS_ENV = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR", "UV_HTTP_TIMEOUT", "UV_HTTP_RETRIES",
@@ -31,7 +30,7 @@ _PASS_ENV = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR", "UV_HTTP
 
 @dataclass(frozen=True)
 class Command:
-    argv: tuple[str, ...] = field(repr=False)  # pip's may hold index credentials
+    argv: tuple[str, ...] = field(repr=False)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold index credentials
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
@@ -45,26 +44,6 @@ def _uv_env(cache_dir: Path, index: Index) -> dict[str, str]:
     if index.url:
         env["UV_DEFAULT_INDEX"] = index.authenticated_url  # in the environment, never in argv
     return env
-
-
-def plan_uv(uv: str, requirements: Sequence[str], target: Target, dest: Path, cache_dir: Path,
-            index: Index | None = None, python: str = sys.executable) -> Command:
-    index = index or Index()
-    argv = (
-        uv, "pip", "install",
-        "--target", str(dest),
-        "--python", python,
-        "--python-version", target.python_version,
-        "--python-platform", target.uv_platform,
-        "--only-binary", ":all:",  # source distributions are built only in a runtime worker (sources.py)
-        "--no-config",
-        "--link-mode", "copy",
-        "--color", "never",
-        "--no-progress",
-        "--",
-        *requirements,
-    )
-    return Command(argv, _uv_env(cache_dir, index), index.secrets)
 
 
 def plan_uv_lock(uv: str, requirements_file: Path, target: Target, lock: Path, cache_dir: Path,
@@ -95,30 +74,6 @@ def plan_uv_lock(uv: str, requirements_file: Path, target: Target, lock: Path, c
     return Command(argv, _uv_env(cache_dir, index), index.secrets)
 
 
-def plan_pip(requirements: Sequence[str], target: Target, dest: Path, cache_dir: Path,
-             index: Index | None = None, python: str = sys.executable) -> Command:
-    index = index or Index()
-    platforms = [arg for tag in target.pip_platforms for arg in ("--platform", tag)]
-    argv = (
-        python, "-m", "pip", "install",
-        "--target", str(dest),
-        *platforms,
-        "--implementation", "cp",
-        "--python-version", target.python_version,
-        # pip refuses --platform without --only-binary; sdists are never possible with it.
-        "--only-binary=:all:",
-        "--no-compile",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--isolated",  # no configuration files or PIP_* variables but ours
-        *(("--index-url", index.authenticated_url) if index.url else ()),
-        "--",
-        *requirements,
-    )
-    env = {"PIP_CACHE_DIR": str(cache_dir), "HOME": str(cache_dir.parent)}
-    return Command(argv, env, index.secrets)
-
-
 _FIND_UV = threading.Lock()
 sysconfig.get_config_vars()  # filled once, at import, before any thread can race to fill it (3.11)
 
@@ -147,7 +102,7 @@ def _find_uv(environ: Mapping[str, str]) -> str:
     found = shutil.which("uv")
     if found:
         return found
-    raise ConfigurationError("The provider cannot find uv: set UV_BIN or INSTALLER=pip.")
+    raise ConfigurationError("The provider cannot find uv: set UV_BIN, or deploy the provider's layer again.")
 
 
 def run(command: Command, target: Target, timeout: float) -> str:

@@ -9,7 +9,6 @@ keeps everything under ``python/``.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -38,45 +37,6 @@ def place_wheels(chosen: Mapping[Target, Sequence[Wheel]]) -> list[tuple[str, Wh
         else:
             placed += [(t.site_packages, wheel) for t in choosers[digest]]
     return sorted(placed, key=lambda p: (p[0], p[1].name))
-
-
-def place_trees(trees: Mapping[Target, Sequence[Entry]]) -> list[Entry]:
-    """Installed folders (the pip and source-distribution path), one per runtime: a distribution whose
-    RECORD is the same in every runtime's folder goes under python/, the rest under each runtime's own.
-
-    ``trees`` holds entries named relative to their folder (``numpy/__init__.py``).
-    """
-    targets = list(trees)
-    if len(targets) == 1:
-        return arrange([(SHARED, e) for e in trees[targets[0]]])
-    owners = {t: _record_owners(trees[t]) for t in targets}
-    keys = [set(owners[t].values()) for t in targets]
-    shared = set.intersection(*keys) if keys else set()
-    placed: list[tuple[str, Entry]] = []
-    for target in targets:
-        for entry in trees[target]:
-            key = owners[target].get(entry.arcname)
-            if key in shared:
-                if target == targets[0]:
-                    placed.append((SHARED, entry))
-            else:
-                placed.append((target.site_packages, entry))
-    return arrange(placed)
-
-
-def _record_owners(entries: Sequence[Entry]) -> dict[str, str]:
-    """file -> its distribution's identity (dist-info name and the RECORD's digest), from each RECORD."""
-    owners: dict[str, str] = {}
-    for entry in entries:
-        parts = entry.arcname.split("/")
-        if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "RECORD" and entry.path:
-            record = entry.path.read_bytes()
-            key = f"{parts[0]}:{hashlib.sha256(record).hexdigest()}"
-            for line in record.decode("utf-8", "replace").splitlines():
-                name = line.rsplit(",", 2)[0].strip('"')
-                if name and not name.startswith(("/", "..")):
-                    owners[name] = key
-    return owners
 
 
 def arrange(placed: Iterable[tuple[str, Entry]]) -> list[Entry]:

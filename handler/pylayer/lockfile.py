@@ -66,7 +66,7 @@ def render(target: Target, wheels: Sequence[Wheel], folders: Mapping[str, str], 
             f"version = {_string(wheel.version)}",
             f"index = {_string(index)}",
         ]
-        if wheel.url:  # an installed folder (the pip path) knows names and versions only
+        if wheel.url:  # without one (a hand-made Wheel in tests), the lock names the version only
             url = without_credentials(wheel.url)
             lines.append(f"wheels = [{{ name = {_string(wheel.filename)}, url = {_string(url)}, "
                          f"hashes = {{ sha256 = {_string(wheel.sha256)} }} }}]")

@@ -18,8 +18,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
-from .identity import read_marker
+from .identity import BytecodeState, ProofState, read_marker
 from .layerversion import LayerVersion
 
 
@@ -30,9 +31,9 @@ class Artifact:
     key: str
     unzipped_size: int
     packages: tuple[str, ...] = ()
-    bytecode: str = ""  # the Bytecode attribute of the build that made it
+    bytecode: BytecodeState | Literal[""] = ""  # the Bytecode attribute of the build that made it
     uncompiled: tuple[str, ...] = ()  # runtimes it has no bytecode for, for want of a worker then
-    proof: str = ""  # the Proof attribute of the build that made it ("" before the import proof)
+    proof: ProofState | Literal[""] = ""  # the Proof attribute of the build that made it ("" before the proof)
 
 
 def code_sha256(artifact_key: str) -> str:

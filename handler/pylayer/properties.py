@@ -17,7 +17,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from . import sharing
-from .errors import InvalidProperties
+from .errors import InvalidProperties, PropertyFault
 from .target import ARCHITECTURES, RUNTIMES, Target
 
 
@@ -74,7 +74,8 @@ MAX_DESCRIPTION = 200
 MAX_LICENSE = 512
 MAX_COMPATIBLE_RUNTIMES = 15
 MAX_IMPORTS = 20
-BYTECODE = ("auto", "true", "false")
+BytecodeSetting = Literal["auto", "true", "false"]
+BYTECODE: tuple[BytecodeSetting, ...] = ("auto", "true", "false")
 IMPORT_WORDS = ("auto", "none")
 ImportMode = Literal["auto", "modules", "none"]
 MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -94,7 +95,7 @@ class LayerSpec:
     slim: bool = False
     exclude_runtime_packages: bool = False
     share_with: tuple[str, ...] = ()
-    bytecode: str = "auto"
+    bytecode: BytecodeSetting = "auto"
     import_check: tuple[str, ...] = ()  # ImportCheck as a list of modules
     import_auto: bool = True  # with no list: auto (True) or none (False)
 
@@ -138,13 +139,13 @@ def clip(value: object, limit: int = 60) -> str:
 
 def parse(properties: object, defaults: Defaults) -> LayerSpec:
     if not isinstance(properties, Mapping):
-        raise InvalidProperties("ResourceProperties must be a map of properties.")
+        raise InvalidProperties("ResourceProperties must be a map of properties.", kind="type")
     props = {k: v for k, v in properties.items() if k not in IGNORED}
     unknown = sorted(str(k) for k in props if k not in KNOWN)
     if unknown:
         raise InvalidProperties(
             f"Unknown properties: {clip(', '.join(unknown), 120)}. "
-            f"Allowed: {', '.join(p.name for p in SCHEMA)}.", prop=unknown[0]
+            f"Allowed: {', '.join(p.name for p in SCHEMA)}.", prop=unknown[0], kind="unknown"
         )
     architecture = _choice(props, "Architecture", ARCHITECTURES, defaults.architecture)
     return LayerSpec(
@@ -166,7 +167,7 @@ def parse(properties: object, defaults: Defaults) -> LayerSpec:
 def _required(props: Mapping[str, Any], name: str) -> Any:
     value = props.get(name)
     if value is None or value == "" or value == []:
-        raise InvalidProperties(f"{name} is required.", prop=name)
+        raise InvalidProperties(f"{name} is required.", prop=name, kind="missing")
     return value
 
 
@@ -175,7 +176,8 @@ def _string(props: Mapping[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidProperties(f"{name} must be a string, got {type(value).__name__}.", prop=name)
+        raise InvalidProperties(f"{name} must be a string, got {type(value).__name__}.", prop=name,
+                                kind="type")
     return value
 
 
@@ -186,7 +188,7 @@ def _strings(props: Mapping[str, Any], name: str, what: str) -> list[str]:
         return []
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise InvalidProperties(f"{name} must be a list of {what}.", prop=name)
+        raise InvalidProperties(f"{name} must be a list of {what}.", prop=name, kind="type")
     return list(items)
 
 
@@ -226,7 +228,7 @@ def _boolean(props: Mapping[str, Any], name: str) -> bool:
         return True
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise InvalidProperties(f"{name} must be true or false, got {clip(value)}.", prop=name)
+    raise InvalidProperties(f"{name} must be true or false, got {clip(value)}.", prop=name, kind="type")
 
 
 def _share_with(props: Mapping[str, Any]) -> tuple[str, ...]:
@@ -269,14 +271,16 @@ def _runtimes(props: Mapping[str, Any], default: str) -> tuple[str, ...]:
     return runtimes
 
 
-def _bytecode(props: Mapping[str, Any]) -> str:
+def _bytecode(props: Mapping[str, Any]) -> BytecodeSetting:
     value = props.get("Bytecode")
     if value is None or value == "":
         return "auto"
     text = str(value).lower() if isinstance(value, bool) else value
-    if not isinstance(text, str) or text.strip().lower() not in BYTECODE:
-        raise InvalidProperties(f"Bytecode must be auto, true or false, got {clip(value)}.", prop="Bytecode")
-    return text.strip().lower()
+    word = text.strip().lower() if isinstance(text, str) else ""
+    for setting in BYTECODE:
+        if word == setting:
+            return setting
+    raise InvalidProperties(f"Bytecode must be auto, true or false, got {clip(value)}.", prop="Bytecode")
 
 
 def _import_words(props: Mapping[str, Any]) -> str | None:
@@ -321,22 +325,23 @@ def parse_requirements(value: object) -> tuple[str, ...]:
     elif isinstance(value, list):
         items = list(value)
     else:
-        raise InvalidProperties("Requirements must be a list of PEP 508 requirement strings.", prop="Requirements")
+        raise InvalidProperties("Requirements must be a list of PEP 508 requirement strings.", prop="Requirements",
+                                kind="type")
     if not items:
-        raise InvalidProperties("Requirements is required.", prop="Requirements")
+        raise InvalidProperties("Requirements is required.", prop="Requirements", kind="missing")
     if len(items) > MAX_REQUIREMENTS:
         raise InvalidProperties(f"Requirements holds {len(items)} entries; the limit is {MAX_REQUIREMENTS}.",
-                                prop="Requirements")
+                                prop="Requirements", kind="requirement")
     canonical = {_requirement(item) for item in items}
     return tuple(sorted(canonical, key=str.lower))
 
 
 def _requirement(item: object) -> str:
-    def refuse(why: str) -> InvalidProperties:
-        return InvalidProperties(f"Requirements: {why}", prop="Requirements")
+    def refuse(why: str, kind: PropertyFault = "requirement") -> InvalidProperties:
+        return InvalidProperties(f"Requirements: {why}", prop="Requirements", kind=kind)
 
     if not isinstance(item, str):
-        raise refuse(f"every entry must be a string, got {clip(item)}.")
+        raise refuse(f"every entry must be a string, got {clip(item)}.", "type")
     text = item.strip()
     if not text:
         raise refuse("an entry is empty.")

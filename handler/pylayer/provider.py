@@ -1,6 +1,6 @@
 """What Create, Update and Delete do: gather the facts, ask ``plan``, carry the plan out.
 
-Collaborators are passed in: the store (S3 and Lambda), the build engine, the
+Collaborators are passed in: the store (artifacts, layer versions, index secrets, the invoker), the build engine, the
 runtime workers, the workspace in /tmp, the deadline and an observer. Nothing
 here decides what to do (``plan``) or how a layer is made (``builder``,
 ``verify``).
@@ -18,11 +18,13 @@ from typing import Any, Protocol
 
 from . import archive, identity, interpreters, plan, sharing, wheels
 from .answers import ORPHANS, Journal, deleted_key, orphan_key
-from .builder import Engine
-from .credentials import index_for
+from .builder import Built, Lister
+from .builder import Engine as WheelEngine
+from .credentials import Secrets, index_for
 from .deadline import Deadline
 from .errors import ContentMismatch, OutOfTime, ProviderError
-from .identity import BYTECODE_STATES, PROOF_STATES, Marker
+from .identity import Marker
+from .index import Index
 from .layerversion import LayerVersion
 from .observe import Observer, Quiet
 from .properties import LayerSpec, parse
@@ -30,27 +32,54 @@ from .settings import Settings
 from .sources import SourceBuilds
 from .target import Target
 from .verify import verify
-from .workers import LambdaWorkers, LocalWorkers, RuntimeSite, Staging, StaticCheck, Workers
+from .workers import Invoker, LambdaWorkers, LocalWorkers, RuntimeSite, Staging, StaticCheck, Workers
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 
-class Store(Staging, Protocol):
-    """What the provider needs of the store: the workers' staging and invoke, and the rest."""
+class Engine(Protocol):
+    """What the provider needs of the build engine (pylayer.builder.Engine)."""
+
+    @property
+    def cache_root(self) -> Path: ...
+    @property
+    def lister(self) -> Lister: ...
+    def build(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float],
+              content_key: str, sources: SourceBuilds | None = None) -> Built: ...
+
+
+class ArtifactStore(Staging, Protocol):
+    """The artifact bucket: archives, the workers' staging, and the provider's records."""
+
+    def read_json(self, key: str) -> dict[str, Any] | None: ...
+    def write_json(self, key: str, value: dict[str, Any]) -> None: ...
+    def exists(self, key: str) -> bool: ...
+    def keys(self, prefix: str) -> list[str]: ...
+    def claim(self, key: str) -> bool: ...
+
+
+class VersionStore(Protocol):
+    """Lambda's layer versions."""
 
     def publish(self, spec: LayerSpec, key: str, description: str) -> tuple[LayerVersion, bool]: ...
     def versions(self, layer_name: str) -> list[LayerVersion]: ...
     def get(self, ref: LayerVersion) -> LayerVersion | None: ...
     def delete(self, ref: LayerVersion) -> None: ...
-    def secret(self, secret_id: str) -> str: ...
-    def read_json(self, key: str) -> dict[str, Any] | None: ...
-    def write_json(self, key: str, value: dict[str, Any]) -> None: ...
-    def exists(self, key: str) -> bool: ...
-    def keys(self, prefix: str) -> list[str]: ...
     def share(self, arn: str, statement: sharing.Statement) -> None: ...
-    def claim(self, key: str) -> bool: ...
-    def codeartifact_index(self, domain: str, repository: str, owner: str = "") -> tuple[str, str]: ...
+
+
+class Store(Protocol):
+    """The provider's seams to AWS (pylayer.store.LayerStore), one per kind of caller."""
+
+    @property
+    def artifacts(self) -> ArtifactStore: ...
+    @property
+    def layers(self) -> VersionStore: ...
+    @property
+    def secrets(self) -> Secrets: ...
+    @property
+    def invoker(self) -> Invoker: ...
 
 
 @dataclass(frozen=True)
@@ -121,7 +150,7 @@ class Provider:
                       account: str | None = None, observer: Observer | None = None,
                       journal: Journal | None = None) -> Provider:
         """The provider as the Lambda function runs it: workers by the settings (see ``workers_for``)."""
-        engine = Engine(settings.cache_root, settings.installer)
+        engine = WheelEngine(settings.cache_root)
         return cls(settings, store, engine, workers_for(settings, store, engine), Deadline(remaining_seconds),
                    account, observer, journal=journal)
 
@@ -143,7 +172,7 @@ class Provider:
             if request.physical_id is None or not outcome.reused:
                 named = LayerVersion.parse(outcome.physical_id)
                 if named is not None:
-                    self.store.delete(named)
+                    self.store.layers.delete(named)
                     log.warning("Deleted %s: CloudFormation deleted the resource while it was being built",
                                 outcome.physical_id)
             raise OutOfTime("CloudFormation deleted this resource while it was being built (its ServiceTimeout "
@@ -154,7 +183,7 @@ class Provider:
         if not self.settings.bucket:
             return False
         try:
-            found = self.store.read_json(deleted_key(owner)) or {}
+            found = self.store.artifacts.read_json(deleted_key(owner)) or {}
         except ProviderError:
             log.warning("Could not read whether this resource was deleted meanwhile", exc_info=True)
             return False
@@ -171,7 +200,7 @@ class Provider:
         with ThreadPoolExecutor(max_workers=1) as pool:
             # The archive lookup runs beside the version listing: one round trip less to wait for.
             lookup = pool.submit(self._reusable_artifact, pointer) if self.settings.bucket else None
-            versions = self.store.versions(spec.layer_name)
+            versions = self.store.layers.versions(spec.layer_name)
             artifact = lookup.result() if lookup is not None else None
         recorded = artifact  # what this content was built into: a version is adopted only if it holds that
         if artifact is not None and self._compiles_now(spec, artifact.uncompiled):
@@ -218,7 +247,7 @@ class Provider:
 
     def _reuse(self, spec: LayerSpec, chosen: LayerVersion, owner: str, recorded: plan.Artifact | None
                ) -> Outcome | None:
-        details = self.store.get(chosen)
+        details = self.store.layers.get(chosen)
         marker = identity.read_marker(details.description) if details else None
         if details is None or marker is None:
             return None  # gone since the listing: go on with the plan
@@ -239,22 +268,20 @@ class Provider:
 
     def _reusable_artifact(self, pointer: str) -> plan.Artifact | None:
         """The archive a build of the same content left in the bucket, if it is still there."""
-        found = self.store.read_json(pointer)
+        found = self.store.artifacts.read_json(pointer)
         if not found or not isinstance(found.get("key"), str) or not isinstance(found.get("unzipped_size"), int):
             return None
-        if not self.store.exists(found["key"]):
+        if not self.store.artifacts.exists(found["key"]):
             return None  # expired by the bucket's lifecycle rule
         packages = tuple(str(p) for p in found.get("packages", []) if isinstance(p, str))
-        bytecode = found.get("bytecode") if found.get("bytecode") in BYTECODE_STATES else ""
         uncompiled = tuple(str(r) for r in found.get("uncompiled", []) if isinstance(r, str))
-        proof = found.get("proof") if found.get("proof") in PROOF_STATES else ""
-        return plan.Artifact(found["key"], found["unzipped_size"], packages, str(bytecode or ""), uncompiled,
-                             str(proof or ""))
+        return plan.Artifact(found["key"], found["unzipped_size"], packages, identity.known_bytecode(
+            found.get("bytecode")), uncompiled, identity.known_proof(found.get("proof")))
 
     def _build(self, spec: LayerSpec, content_key: str, pointer: str, timings: dict[str, float]) -> plan.Artifact:
         with self.workspace.workdir() as workdir, self.workspace.guard():
             started = time.monotonic()
-            index = index_for(self.settings, self.store)
+            index = index_for(self.settings, self.store.secrets)
             sources = self._sources(spec, workdir) if self.settings.allow_sdist else None
             with self.observer.phase("install"):
                 built = self.engine.build(spec, workdir, index, self.deadline.for_work, content_key, sources)
@@ -281,9 +308,9 @@ class Provider:
             started = time.monotonic()
             key = artifact_key(zipped.sha256)
             with self.observer.phase("upload"):
-                self.store.upload(zipped.path, key)
+                self.store.artifacts.upload(zipped.path, key)
             packages = built.packages
-            self.store.write_json(pointer, {"key": key, "unzipped_size": zipped.unzipped_size,
+            self.store.artifacts.write_json(pointer, {"key": key, "unzipped_size": zipped.unzipped_size,
                                             "packages": list(packages), "bytecode": verified.bytecode,
                                             "uncompiled": list(verified.uncompiled), "proof": verified.proof})
             timings["upload"] = time.monotonic() - started
@@ -304,7 +331,8 @@ class Provider:
         started = time.monotonic()
         marker = Marker(version_key, owner, artifact.unzipped_size, artifact.bytecode, artifact.proof)
         with self.observer.phase("publish"):
-            published, retried = self.store.publish(spec, artifact.key, identity.describe(spec.description, marker))
+            described = identity.describe(spec.description, marker)
+            published, retried = self.store.layers.publish(spec, artifact.key, described)
         self.journal.published(published.arn)  # before anything else can fail: the reaper can name it
         try:
             expected = plan.code_sha256(artifact.key)
@@ -318,7 +346,7 @@ class Provider:
             self._share(spec, published.arn)
         except Exception:
             # Not answered with, so never deleted by CloudFormation: delete it here.
-            self.store.delete(published)
+            self.store.layers.delete(published)
             raise
         timings["publish"] = time.monotonic() - started
         self.observer.measure("BuildSeconds", sum(timings.values()), "Seconds")
@@ -334,14 +362,14 @@ class Provider:
 
     def _share(self, spec: LayerSpec, arn: str) -> None:
         for statement in sharing.statements(spec.share_with):
-            self.store.share(arn, statement)
+            self.store.layers.share(arn, statement)
 
     def _drop_duplicates(self, spec: LayerSpec, version_key: str, owner: str, keep: str) -> None:
         """A publish that boto3 retried after a lost answer can leave a twin: delete it."""
-        for twin in plan.owned_matches(self.store.versions(spec.layer_name), version_key, owner):
+        for twin in plan.owned_matches(self.store.layers.versions(spec.layer_name), version_key, owner):
             if twin.arn != keep:
                 log.warning("Deleting %s, a duplicate publish of %s", twin.arn, keep)
-                self.store.delete(twin)
+                self.store.layers.delete(twin)
 
     # ------------------------------------------------------------------ what a dead invocation left
 
@@ -351,22 +379,22 @@ class Provider:
         if not self.settings.bucket:
             return
         try:
-            for key in self.store.keys(f"{ORPHANS}{request.owner}/"):
-                arn = str((self.store.read_json(key) or {}).get("arn", ""))
+            for key in self.store.artifacts.keys(f"{ORPHANS}{request.owner}/"):
+                arn = str((self.store.artifacts.read_json(key) or {}).get("arn", ""))
                 named = LayerVersion.parse(arn)
-                found = self.store.get(named) if named is not None and arn != request.physical_id else None
+                found = self.store.layers.get(named) if named is not None and arn != request.physical_id else None
                 decision = plan.plan_delete(named, found, request.owner, self.account, self.settings.region)
                 if decision.delete and found is not None:
-                    self.store.delete(found)
+                    self.store.layers.delete(found)
                     log.warning("Deleted %s, left by an invocation that died before answering", arn)
-                self.store.remove([key])
+                self.store.artifacts.remove([key])
         except ProviderError:
             log.warning("Could not sweep the versions dead invocations left", exc_info=True)
 
     def _forget_orphan(self, arn: str, owner: str) -> None:
         if self.settings.bucket:
             try:
-                self.store.remove([orphan_key(owner, arn)])
+                self.store.artifacts.remove([orphan_key(owner, arn)])
             except ProviderError:
                 log.warning("Could not clear the orphan record of %s", arn, exc_info=True)
 
@@ -377,18 +405,18 @@ class Provider:
         if self.settings.bucket:
             # First: a Create of this resource still building (CloudFormation gave up on it) reads this.
             try:
-                self.store.write_json(deleted_key(request.owner), {"at": time.time()})
+                self.store.artifacts.write_json(deleted_key(request.owner), {"at": time.time()})
             except ProviderError:
                 log.warning("Could not record the Delete for a Create that may still be building", exc_info=True)
         named = LayerVersion.parse(request.physical_id)
         own = named is not None and (not self.account or named.account == self.account) and \
             (not self.settings.region or named.region == self.settings.region)
-        found = self.store.get(named) if named is not None and own else None
+        found = self.store.layers.get(named) if named is not None and own else None
         decision = plan.plan_delete(named, found, request.owner, self.account, self.settings.region)
         if not decision.delete or found is None:
             log.info("Not deleting %s: %s", request.physical_id, decision.why)
             return False
-        self.store.delete(found)
+        self.store.layers.delete(found)
         log.info("Deleted layer version %s", found.arn)
         self.observer.measure("VersionsDeleted", 1, "Count")
         return True
@@ -398,7 +426,7 @@ def workers_for(settings: Settings, store: Store, engine: Engine) -> Workers:
     """The provider stack's worker functions in AWS; local interpreters elsewhere; in a Lambda function
     without workers, none (the static library check only: package code never runs in the provider)."""
     if settings.worker_functions:
-        return LambdaWorkers(store, settings.worker_functions)
+        return LambdaWorkers(store.artifacts, store.invoker, settings.worker_functions)
     if settings.in_lambda:
         return StaticCheck()
     from . import imageroot

@@ -12,7 +12,6 @@ from pathlib import Path
 from .errors import ConfigurationError
 from .identity import BuildOptions
 from .index import validate_url
-from .install import INSTALLERS
 from .origin import hosts
 from .properties import Defaults
 from .target import ARCHITECTURES, RUNTIMES
@@ -27,7 +26,6 @@ class Settings:
     bucket: str
     region: str | None
     work_root: Path
-    installer: str
     defaults: Defaults
     cache_dir: Path | None = None
     index_url: str = ""
@@ -49,7 +47,7 @@ class Settings:
     @property
     def build_options(self) -> BuildOptions:
         index = self.codeartifact.describe() if self.codeartifact else self.index_url
-        return BuildOptions(self.installer, index, self.allow_sdist)
+        return BuildOptions(index, self.allow_sdist)
 
     def check_build(self) -> None:
         """Raise what keeps this provider from building (a Delete needs none of it)."""
@@ -62,15 +60,13 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """Never raises: a bad value is kept as ``problem`` for check_build."""
         problems: list[str] = []
-        installer = environ.get("INSTALLER", "uv").strip() or "uv"
-        if installer not in INSTALLERS:
-            problems.append(f"INSTALLER must be one of {', '.join(INSTALLERS)}.")
-            installer = "uv"
+        installer = environ.get("INSTALLER", "").strip()
+        if installer not in ("uv", ""):
+            problems.append(f"INSTALLER={installer[:20]} is not supported: the provider installs with the uv its "
+                            "layer ships. Remove INSTALLER from the function's environment.")
         allow_sdist = environ.get("ALLOW_SOURCE_DISTRIBUTIONS", "false").strip().lower()
         if allow_sdist not in _TRUE + _FALSE:
             problems.append("ALLOW_SOURCE_DISTRIBUTIONS must be true or false.")
-        elif allow_sdist in _TRUE and installer == "pip":
-            problems.append("ALLOW_SOURCE_DISTRIBUTIONS needs INSTALLER=uv: pip cannot cross-build them.")
         try:
             index_url = validate_url(environ.get("PACKAGE_INDEX_URL", ""))
         except ConfigurationError as exc:
@@ -89,7 +85,6 @@ class Settings:
             bucket=environ.get("LAYER_BUCKET", "").strip(),
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
             work_root=Path(environ.get("PYLAYER_WORK_ROOT", "/tmp/pylayer")),
-            installer=installer,
             defaults=own_defaults(environ),
             cache_dir=Path(environ["PYLAYER_CACHE_DIR"]) if environ.get("PYLAYER_CACHE_DIR") else None,
             index_url=index_url,

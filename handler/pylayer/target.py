@@ -72,11 +72,6 @@ class Target:
         return f"python/lib/{self.runtime}/site-packages"
 
     @property
-    def cache_tag(self) -> str:
-        major, minor = RUNTIMES[self.runtime]
-        return f"cpython-{major}{minor}"
-
-    @property
     def pip_platforms(self) -> tuple[str, ...]:
         """Every manylinux tag pip should accept, oldest first."""
         tags = [f"manylinux2014_{self.machine}"]

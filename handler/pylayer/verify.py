@@ -21,7 +21,7 @@ from typing import Any
 from . import archive
 from .archive import Entry, WheelMember
 from .errors import LayerTooLarge, NotLoadable
-from .identity import PROOF_STATES
+from .identity import PROOF_STATES, BytecodeState, ProofState
 from .properties import LayerSpec, clip
 from .target import Target
 from .worker.protocol import ImportOutcome, JobReport, LibraryProblem
@@ -157,7 +157,7 @@ def import_failure(target: Target, outcome: ImportOutcome) -> str:
             "LD_LIBRARY_PATH) and list it before this one.")
 
 
-def proof_of(report: Report) -> str:
+def proof_of(report: Report) -> ProofState:
     """What a runtime's report shows: imported (imports ran, none failed for good), or libraries."""
     outcomes = report.data.get("imports") or []
     if any(o.get("ok") for o in outcomes):
@@ -171,7 +171,7 @@ def _proven(report: Report) -> str:
     return f"{report.job.target.runtime} {proof_of(report)}" + (f" ({', '.join(modules)})" if modules else "")
 
 
-def weakest(proofs: Sequence[str]) -> str:
+def weakest(proofs: Sequence[ProofState]) -> ProofState:
     """The Proof attribute of a layer: the weakest over its runtimes."""
     return min(proofs, key=PROOF_STATES.index) if proofs else "none"
 
@@ -189,9 +189,9 @@ def bytecode_entries(path: Path) -> list[Entry]:
 class Verified:
     entries: list[Entry]
     staged: archive.Archive  # the archive of the entries before bytecode
-    bytecode: str  # the Bytecode attribute: included, partial, omitted, off
+    bytecode: BytecodeState  # the Bytecode attribute
     bytecode_note: str = ""  # why, for the log
-    proof: str = "none"  # the Proof attribute: imported, libraries, none
+    proof: ProofState = "none"  # the Proof attribute
     reports: tuple[Report, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     uncompiled: tuple[str, ...] = ()  # runtimes that got no bytecode for want of a worker
@@ -203,7 +203,7 @@ class Verified:
 
 
 def bytecode_state(spec: LayerSpec, compiled: Sequence[Target], missing: Sequence[Target], why: str = ""
-                   ) -> tuple[str, str]:
+                   ) -> tuple[BytecodeState, str]:
     """The Bytecode attribute (included, partial, omitted, off) and, for the log, why."""
     if spec.bytecode == "false":
         return "off", "Bytecode is false"

@@ -95,12 +95,12 @@ class Workers(Protocol):
         ...
 
 
-def source_request(job: SourceJob, **extra: Any) -> JobRequest:
-    """The worker's request to build one source distribution."""
+def source_request(job: SourceJob, transport: JobRequest) -> JobRequest:
+    """The worker's request to build one source distribution (the transport's keys added)."""
     made: JobRequest = {"protocol": PROTOCOL, "action": "build_sdist", "runtime": job.target.runtime,
                         "architecture": job.target.architecture, "backend": job.build_system.backend,
                         "backend_path": list(job.build_system.backend_path), "sdist_name": job.sdist.name}
-    made.update(extra)  # type: ignore[typeddict-item]  # extra holds JobRequest keys only
+    made.update(transport)
     return made
 
 
@@ -124,14 +124,14 @@ def _built_wheel(data: Mapping[str, Any], path: Path, job: SourceJob) -> Path:
     return named
 
 
-def request(job: Job, **extra: Any) -> JobRequest:
-    """The worker's request for a job (the transport adds where the archive and the output are)."""
+def request(job: Job, transport: JobRequest) -> JobRequest:
+    """The worker's request for a job, with the transport's keys (where the archive and the output are)."""
     made: JobRequest = {"protocol": PROTOCOL, "runtime": job.target.runtime,
                         "architecture": job.target.architecture, "compile": job.compile,
                         "skip_dirs": list(SKIP_DIRS), "imports": list(job.imports),
                         "import_distributions": list(job.distributions),
                         "paths": [job.target.site_packages, "python"]}
-    made.update(extra)  # type: ignore[typeddict-item]  # extra holds JobRequest keys only
+    made.update(transport)
     return made
 
 
@@ -172,8 +172,8 @@ class StaticCheck:
         for job in jobs:
             scratch = workdir / f"static-{job.target.runtime}"
             scratch.mkdir(parents=True, exist_ok=True)
-            data = checked_report(worker_job.run(request(Job(job.target, False), archive=str(archive), output=""),
-                                                 str(scratch)), job.target)
+            only_libraries = request(Job(job.target, False), {"archive": str(archive), "output": ""})
+            data = checked_report(worker_job.run(only_libraries, str(scratch)), job.target)
             reports.append(Report(job, self.capability(job.target).where, data))
         return reports
 
@@ -229,17 +229,17 @@ class LocalWorkers:
             if compiler is None or (job.imports_anything and importer is None):
                 raise WorkerFailed(f"No local python{job.target.python_version} for {job.target.describe()}.")
             output = workdir / f"bytecode-{job.target.runtime}.zip"
-            common: dict[str, Any] = {"archive": str(archive), "output": str(output), "scratch_parent": str(workdir),
-                                      "processes": processes}
+            common: JobRequest = {"archive": str(archive), "output": str(output), "scratch_parent": str(workdir),
+                                  "processes": processes}
             site = self.runtime_site(job.target) if job.imports_anything else None
             if site:
                 common["runtime_site"] = str(site)
             if job.imports_anything and importer is not None and importer != compiler:
-                calls.append((job, compiler, request(Job(job.target, job.compile), **common)))
+                calls.append((job, compiler, request(Job(job.target, job.compile), common)))
                 calls.append((job, importer, request(Job(job.target, False, job.imports, job.distributions),
-                                                     libraries_off=True, **common)))
+                                                     {**common, "libraries_off": True})))
             else:
-                calls.append((job, compiler, request(job, **common)))
+                calls.append((job, compiler, request(job, common)))
         with ThreadPoolExecutor(max_workers=max(1, len(calls))) as pool:
             results = list(pool.map(lambda c: self._call(c[1], c[2], workdir, time_left), calls))
         merged: dict[Job, dict[str, Any]] = {}
@@ -265,8 +265,8 @@ class LocalWorkers:
         # Everything the build reads sits in the work folder: the one folder bound into the image root.
         wheels = [Path(shutil.copy(w, folder / "build" / w.name)) for w in job.build_wheels]
         sdist = Path(shutil.copy(job.sdist, folder / job.sdist.name))
-        payload = source_request(job, sdist=str(sdist), build_wheels=[str(w) for w in wheels],
-                                 output_dir=str(folder / "out"), scratch_parent=str(workdir))
+        payload = source_request(job, {"sdist": str(sdist), "build_wheels": [str(w) for w in wheels],
+                                       "output_dir": str(folder / "out"), "scratch_parent": str(workdir)})
         data = _source_report(self._call(interpreter, payload, workdir, time_left), job)
         return _built_wheel(data, folder / "out" / Path(str(data.get("wheel") or "missing.whl")).name, job)
 
@@ -331,19 +331,23 @@ class RuntimeSite:
 # --------------------------------------------------------------------------- Lambda
 
 class Staging(Protocol):
-    """The part of the store the Lambda transport uses: the staging prefix and the invoke."""
+    """The part of the artifact bucket the Lambda transport uses: its staging/ prefix."""
 
-    bucket: str
-
+    @property
+    def bucket(self) -> str: ...
     def upload(self, path: Path, key: str) -> bool: ...
     def download(self, key: str, dest: Path) -> None: ...
     def remove(self, keys: Sequence[str]) -> None: ...
+
+
+class Invoker(Protocol):
     def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]: ...
 
 
 @dataclass
 class LambdaWorkers:
     staging: Staging
+    invoker: Invoker
     functions: Mapping[tuple[str, str], str]  # (runtime, architecture) -> worker function ARN
     workers_from = STACK_WORKERS  # not a field
 
@@ -379,8 +383,8 @@ class LambdaWorkers:
         source, output = prefix + "source.zip", prefix + "built.whl"
         self.staging.upload(bundle, source)
         try:
-            payload = source_request(job, bucket=self.staging.bucket, source_key=source, output_key=output)
-            data = _source_report(self.staging.invoke(function, dict(payload), max(time_left(), 1.0)), job)
+            payload = source_request(job, {"bucket": self.staging.bucket, "source_key": source, "output_key": output})
+            data = _source_report(self.invoker.invoke(function, dict(payload), max(time_left(), 1.0)), job)
             path = workdir / f"{uuid.uuid4().hex[:8]}-built.whl"
             self.staging.download(output, path)
             return _built_wheel(data, path, job)
@@ -392,8 +396,8 @@ class LambdaWorkers:
 
     def _one(self, job: Job, source: str, output: str, workdir: Path, time_left: Callable[[], float]) -> Report:
         function = self.functions[(job.target.runtime, job.target.architecture)]
-        payload = request(job, bucket=self.staging.bucket, source_key=source, output_key=output)
-        data = checked_report(self.staging.invoke(function, dict(payload), max(time_left(), 1.0)), job.target)
+        payload = request(job, {"bucket": self.staging.bucket, "source_key": source, "output_key": output})
+        data = checked_report(self.invoker.invoke(function, dict(payload), max(time_left(), 1.0)), job.target)
         path = None
         if isinstance(data.get("bytecode"), Mapping):
             path = workdir / f"bytecode-{job.target.runtime}.zip"

@@ -25,7 +25,8 @@ def injected(cfn: Cloudformation, monkeypatch: pytest.MonkeyPatch) -> faults.Fau
     plan = faults.Faults()
     session = plan.session()
     # Three attempts keep boto3's backoff (with jitter) short in tests.
-    monkeypatch.setattr(cfn.app.dependencies, "store", lambda bucket, region: LayerStore(bucket, region, session, 3))
+    monkeypatch.setattr(cfn.app.dependencies, "store",
+                        lambda bucket, region: LayerStore.connect(bucket, region, session, 3))
     return plan
 
 

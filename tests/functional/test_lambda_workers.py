@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 
 from pylayer import archive, builder, identity
+from pylayer.aws import Clients
 from pylayer.errors import WorkerFailed
 from pylayer.index import Index
 from pylayer.install import find_uv
+from pylayer.invoker import Invoker
 from pylayer.properties import Defaults, parse
 from pylayer.store import LayerStore
 from pylayer.target import Target
@@ -35,11 +37,12 @@ _RUN = ("import json, sys; from pylayer.worker.lambda_function import handler; "
         "print(json.dumps(handler(json.load(sys.stdin), None)))")
 
 
-class PlayedLambda(LayerStore):
-    """LayerStore whose Invoke runs the worker function's handler locally (everything else is moto)."""
+class PlayedLambda(Invoker):
+    """An invoker that runs the worker function's handler locally (everything else is moto)."""
 
     def __init__(self, endpoint: str, site: Path, scratch: Path, tamper: bool = False) -> None:
-        super().__init__(aws.BUCKET, aws.REGION)
+        super().__init__(Clients(aws.REGION))
+        self.artifacts = LayerStore.connect(aws.BUCKET, aws.REGION).artifacts
         self.endpoint, self.site, self.scratch, self.tamper = endpoint, site, scratch, tamper
         self.invoked: list[str] = []
 
@@ -84,7 +87,7 @@ def test_a_lambda_worker_reads_the_staged_archive_and_returns_checked_bytecode(
         staged: tuple[Path, list[archive.Entry], Any], moto_endpoint: str, tmp_path: Path) -> None:
     workdir, entries, (spec, site) = staged
     store = PlayedLambda(moto_endpoint, site, tmp_path / "scratch")
-    workers = LambdaWorkers(store, {("python3.12", "x86_64"): FUNCTION})
+    workers = LambdaWorkers(store.artifacts, store, {("python3.12", "x86_64"): FUNCTION})
 
     verified = verify(spec, entries, {}, workers, workdir, lambda: 600.0)
 
@@ -102,7 +105,7 @@ def test_a_lambda_worker_imports_the_requested_packages_by_default(
         staged: tuple[Path, list[archive.Entry], Any], moto_endpoint: str, tmp_path: Path) -> None:
     workdir, entries, (spec, site) = staged
     store = PlayedLambda(moto_endpoint, site, tmp_path / "scratch")
-    workers = LambdaWorkers(store, {("python3.12", "x86_64"): FUNCTION})
+    workers = LambdaWorkers(store.artifacts, store, {("python3.12", "x86_64"): FUNCTION})
 
     verified = verify(dataclasses.replace(spec, import_check=(), import_auto=True), entries, {}, workers, workdir,
                       lambda: 600.0)
@@ -118,7 +121,7 @@ def test_bytecode_that_is_not_what_the_worker_made_is_refused(
         staged: tuple[Path, list[archive.Entry], Any], moto_endpoint: str, tmp_path: Path) -> None:
     workdir, entries, (spec, site) = staged
     store = PlayedLambda(moto_endpoint, site, tmp_path / "scratch", tamper=True)
-    workers = LambdaWorkers(store, {("python3.12", "x86_64"): FUNCTION})
+    workers = LambdaWorkers(store.artifacts, store, {("python3.12", "x86_64"): FUNCTION})
 
     with pytest.raises(WorkerFailed, match="does not match the digest it reported"):
         verify(spec, entries, {}, workers, workdir, lambda: 600.0)

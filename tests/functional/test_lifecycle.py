@@ -82,10 +82,7 @@ def elf_machines(body: bytes) -> dict[str, int]:
 
 
 @pytest.mark.network  # real wheels from PyPI: what only real packages can show
-@pytest.mark.parametrize("installer", ["uv", "pip"])
-def test_arm64_build_from_this_machine_yields_aarch64_objects(
-        cfn: Cloudformation, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, installer: str) -> None:
-    monkeypatch.setenv("INSTALLER", installer)  # pip is the documented fallback
+def test_arm64_build_from_this_machine_yields_aarch64_objects(cfn: Cloudformation, moto_endpoint: str) -> None:
     props = {"LayerName": "markupsafe", "Requirements": ["markupsafe==3.0.2"],
              "Runtime": "python3.12", "Architecture": "arm64"}
     answer = cfn.create(props).body

@@ -3,6 +3,7 @@ and never reach properties, responses or logs."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import zipfile
@@ -83,18 +84,23 @@ def test_a_codeartifact_token_reaches_the_index_and_never_the_logs(
         capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
     # moto has no CodeArtifact: its two answers (endpoint and token) are played here; everything
     # after them is real, against an index that demands the user "aws" and the token.
+    from pylayer.indexsecrets import IndexSecrets
     from pylayer.store import LayerStore
 
     wheel = make_wheel(tmp_path, "pylayer-private-demo", "1.0.0", "SOURCE = 'private index'\n")
     calls: list[tuple[str, str, str]] = []
     with LocalIndex([wheel], "aws", PASSWORD) as codeartifact:
 
-        class CodeArtifactStore(LayerStore):
+        class CodeArtifact(IndexSecrets):
             def codeartifact_index(self, domain: str, repository: str, owner: str = "") -> tuple[str, str]:
                 calls.append((domain, repository, owner))
                 return codeartifact.url, PASSWORD
 
-        monkeypatch.setattr(cfn.app.dependencies, "store", CodeArtifactStore)  # the handler's own seam
+        def store(bucket: str, region: str | None) -> LayerStore:
+            real = LayerStore.connect(bucket, region)
+            return dataclasses.replace(real, secrets=CodeArtifact(real.secrets.clients))
+
+        monkeypatch.setattr(cfn.app.dependencies, "store", store)  # the handler's own seam
         monkeypatch.delenv("PACKAGE_INDEX_URL")  # the index is CodeArtifact's
         monkeypatch.setenv("CODEARTIFACT_DOMAIN", "corp")
         monkeypatch.setenv("CODEARTIFACT_REPOSITORY", "pypi-store")

@@ -28,7 +28,7 @@ HOSTS = frozenset({"localhost"})
 
 
 def reap_with(moto_endpoint: str) -> Any:
-    store = LayerStore(aws.BUCKET, aws.REGION)
+    store = LayerStore.connect(aws.BUCKET, aws.REGION).artifacts
 
     def run(record: dict[str, Any]) -> reaper.Decision:
         return reaper.reap(record, store, aws.REGION, HOSTS)
@@ -85,7 +85,8 @@ def test_a_death_while_answering_sends_the_same_answer_and_no_other(cfn: Cloudfo
     request = event("Create", SIX, url)
     sent = {"Status": "SUCCESS", "PhysicalResourceId": version, "StackId": request["StackId"],
             "RequestId": request["RequestId"], "LogicalResourceId": "Layer", "Data": {}, "Reason": ""}
-    LayerStore(aws.BUCKET, aws.REGION).write_json(answers.record_key(request), {"state": "answering", "answer": sent})
+    records = LayerStore.connect(aws.BUCKET, aws.REGION).artifacts
+    records.write_json(answers.record_key(request), {"state": "answering", "answer": sent})
 
     reap_with(moto_endpoint)(destination_record(request, {"errorType": "Runtime.OutOfMemory"}))
 
@@ -108,7 +109,7 @@ def test_an_update_that_died_after_publishing_leaves_nothing_behind(cfn: Cloudfo
     # It publishes, and its answer goes elsewhere: as if it had died before answering.
     cfn.app.lambda_handler({**request, "ResponseURL": cfn.receiver.url()}, LambdaContext())
     orphan = (aws.live_versions(moto_endpoint, "six") - {old}).pop()
-    LayerStore(aws.BUCKET, aws.REGION).write_json(answers.record_key(request), {"state": "published",
+    LayerStore.connect(aws.BUCKET, aws.REGION).artifacts.write_json(answers.record_key(request), {"state": "published",
                                                                                "published": orphan})
 
     decision = reap_with(moto_endpoint)(destination_record(request, {"errorType": "Runtime.OutOfMemory"}))

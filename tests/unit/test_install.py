@@ -12,33 +12,20 @@ from pylayer.target import Target
 TARGET = Target("python3.12", "arm64")
 
 
-def test_uv_command_targets_the_runtime_binary_only_and_ends_options_before_requirements() -> None:
-    command = install.plan_uv("/opt/uv/aarch64/uv", ("numpy==2.1.3", "six"), TARGET,
-                              Path("/tmp/b/python"), Path("/tmp/c/uv"), python="/var/lang/bin/python3")
+def test_the_uv_command_resolves_for_the_runtime_binary_only_without_configuration_or_downloads() -> None:
+    command = install.plan_uv_lock("/opt/uv/aarch64/uv", Path("/tmp/b/requirements.in"), TARGET,
+                                   Path("/tmp/b/pylock.toml"), Path("/tmp/c/uv"), python="/var/lang/bin/python3")
     argv = list(command.argv)
 
-    assert argv[:3] == ["/opt/uv/aarch64/uv", "pip", "install"]
-    assert argv[argv.index("--target") + 1] == "/tmp/b/python"
+    assert argv[:4] == ["/opt/uv/aarch64/uv", "pip", "compile", "/tmp/b/requirements.in"]
+    assert argv[argv.index("--output-file") + 1] == "/tmp/b/pylock.toml"
+    assert argv[argv.index("--format") + 1] == "pylock.toml"
     assert argv[argv.index("--python-version") + 1] == "3.12"
     assert argv[argv.index("--python-platform") + 1] == "aarch64-manylinux_2_34"
     assert argv[argv.index("--only-binary") + 1] == ":all:"
     assert "--no-config" in argv
-    assert argv[argv.index("--") + 1:] == ["numpy==2.1.3", "six"]
     assert command.env["UV_CACHE_DIR"] == "/tmp/c/uv"
     assert command.env["UV_PYTHON_DOWNLOADS"] == "never"
-
-
-def test_pip_command_names_every_allowed_platform_and_never_compiles() -> None:
-    command = install.plan_pip(("six",), TARGET, Path("/tmp/b/python"), Path("/tmp/c/pip"), python="py")
-    argv = list(command.argv)
-
-    assert argv[:4] == ["py", "-m", "pip", "install"]
-    platforms = [argv[i + 1] for i, a in enumerate(argv) if a == "--platform"]
-    assert platforms == list(TARGET.pip_platforms)
-    for flag in ("--no-compile", "--only-binary=:all:", "--isolated"):
-        assert flag in argv
-    assert argv[argv.index("--implementation") + 1] == "cp"
-    assert argv[-2:] == ["--", "six"]
 
 
 def test_run_reports_failure_with_the_installer_output_as_detail() -> None:

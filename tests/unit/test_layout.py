@@ -7,12 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pylayer import archive, builder, install, layout
+from pylayer import archive, layout
 from pylayer.archive import Entry
 from pylayer.errors import LayerTooLarge
-from pylayer.index import Index
-from pylayer.install import Command
-from pylayer.properties import LayerSpec
 from pylayer.target import Target
 from pylayer.wheels import Wheel
 
@@ -114,128 +111,6 @@ def test_arrange_keeps_size_mode_and_source() -> None:
     (arranged,) = layout.arrange([("python", original)])
 
     assert arranged == Entry("python/bin/tool", 7, True, path=Path("/somewhere/tool"))
-
-
-# --------------------------------------------------------------------------- place_trees
-
-def record_entry(root: Path, dist_info: str, files: list[str], extra: str = "") -> Entry:
-    """A RECORD on disk (as pip writes it: it lists itself) as an entry relative to the folder."""
-    lines = [f"{name},sha256=abc,1" for name in files] + [f"{dist_info}/RECORD,,"]
-    path = root / dist_info / "RECORD"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n" + extra)
-    return Entry(f"{dist_info}/RECORD", path.stat().st_size, False, path=path)
-
-
-def tree(root: Path, numpy_record_extra: str) -> list[Entry]:
-    six_files = ["six.py", "six-1.17.0.dist-info/METADATA"]
-    numpy_files = ["numpy/__init__.py", "numpy/core/_multiarray_umath.so", "numpy-2.2.0.dist-info/METADATA"]
-    return [
-        *(entry(name) for name in six_files),
-        record_entry(root, "six-1.17.0.dist-info", six_files),
-        *(entry(name) for name in numpy_files),
-        record_entry(root, "numpy-2.2.0.dist-info", numpy_files, numpy_record_extra),
-        entry("stray.txt"),  # listed in no RECORD
-    ]
-
-
-def test_place_trees_shares_same_records_and_splits_different_ones(tmp_path: Path) -> None:
-    trees = {PY311: tree(tmp_path / "311", "# built for 3.11\n"), PY312: tree(tmp_path / "312", "# for 3.12\n")}
-
-    names = [e.arcname for e in layout.place_trees(trees)]
-
-    assert names == sorted(names)
-    assert len(names) == len(set(names))
-    for shared in ("six.py", "six-1.17.0.dist-info/METADATA", "six-1.17.0.dist-info/RECORD"):
-        assert f"python/{shared}" in names
-        assert not any(n.endswith(f"site-packages/{shared}") for n in names)
-    for runtime in ("python3.11", "python3.12"):
-        folder = f"python/lib/{runtime}/site-packages"
-        for own in ("numpy/__init__.py", "numpy/core/_multiarray_umath.so", "numpy-2.2.0.dist-info/METADATA",
-                    "numpy-2.2.0.dist-info/RECORD", "stray.txt"):
-            assert f"{folder}/{own}" in names
-    assert not any(n.startswith("python/numpy") for n in names)
-    assert "python/stray.txt" not in names
-    assert len(names) == 3 + 2 * 5
-
-
-def test_place_trees_takes_each_runtime_record_from_its_own_tree(tmp_path: Path) -> None:
-    trees = {PY311: tree(tmp_path / "311", "# a\n"), PY312: tree(tmp_path / "312", "# b\n")}
-
-    placed = {e.arcname: e for e in layout.place_trees(trees)}
-
-    for target, folder in ((PY311, "311"), (PY312, "312")):
-        record = placed[f"{target.site_packages}/numpy-2.2.0.dist-info/RECORD"]
-        assert record.path == tmp_path / folder / "numpy-2.2.0.dist-info" / "RECORD"
-
-
-def test_place_trees_with_identical_trees_puts_all_recorded_files_under_python(tmp_path: Path) -> None:
-    trees = {PY311: tree(tmp_path / "311", ""), PY312: tree(tmp_path / "312", ""),
-             PY313: tree(tmp_path / "313", "")}
-
-    names = [e.arcname for e in layout.place_trees(trees)]
-
-    assert "python/numpy/__init__.py" in names
-    assert "python/six.py" in names
-    # The unrecorded file stays per runtime even when it is in every tree.
-    assert [n for n in names if n.endswith("stray.txt")] == [f"{t.site_packages}/stray.txt"
-                                                             for t in (PY311, PY312, PY313)]
-
-
-def test_place_trees_of_one_runtime_keeps_everything_under_python(tmp_path: Path) -> None:
-    names = [e.arcname for e in layout.place_trees({PY312: tree(tmp_path, "")})]
-
-    assert names and all(n.startswith("python/") and "/site-packages/" not in n for n in names)
-    assert "python/stray.txt" in names
-
-
-def test_place_trees_does_not_share_a_distribution_one_runtime_lacks(tmp_path: Path) -> None:
-    full = tree(tmp_path / "311", "")
-    without_numpy = [e for e in tree(tmp_path / "312", "") if not e.arcname.startswith("numpy")]
-
-    names = [e.arcname for e in layout.place_trees({PY311: full, PY312: without_numpy})]
-
-    assert "python/lib/python3.11/site-packages/numpy/__init__.py" in names
-    assert not any("python3.12/site-packages/numpy" in n for n in names)
-    assert "python/six.py" in names
-
-
-def test_collect_without_prefix_names_files_relative_to_the_folder(tmp_path: Path) -> None:
-    # What place_trees expects of the pip path's trees: "numpy/__init__.py", not "/numpy/__init__.py".
-    (tmp_path / "numpy").mkdir()
-    (tmp_path / "numpy" / "__init__.py").write_text("# numpy\n")
-    (tmp_path / "six.py").write_text("# six\n")
-
-    assert [e.arcname for e in archive.collect(tmp_path, prefix="")] == ["numpy/__init__.py", "six.py"]
-
-
-def fake_pip(command: Command, target: Target, timeout: float) -> str:
-    """What pip --target writes: six the same for every runtime, numpy with a RECORD of each runtime's own."""
-    dest = Path(command.argv[command.argv.index("--target") + 1])
-    files = {"six.py": "# six\n", "six-1.17.0.dist-info/METADATA": "Name: six\n",
-             "numpy/__init__.py": "# numpy\n", "numpy-2.2.0.dist-info/METADATA": "Name: numpy\n",
-             "six-1.17.0.dist-info/RECORD": "six.py,,\nsix-1.17.0.dist-info/METADATA,,\n"
-                                            "six-1.17.0.dist-info/RECORD,,\n",
-             "numpy-2.2.0.dist-info/RECORD": f"numpy/__init__.py,,\nnumpy-2.2.0.dist-info/METADATA,,\n"
-                                             f"numpy-2.2.0.dist-info/RECORD,,\n# {target.runtime}\n"}
-    for name, text in files.items():
-        (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        (dest / name).write_text(text)
-    return ""
-
-
-def test_the_pip_path_gives_place_trees_names_relative_to_the_folder(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(install, "run", fake_pip)
-    spec = LayerSpec("demo", ("numpy", "six"), "x86_64", ("python3.11", "python3.12"))
-
-    built = builder.Engine(tmp_path / "cache", installer="pip").build(spec, tmp_path / "work", Index(),
-                                                                      lambda: 600.0, "0" * 64)
-
-    names = [e.arcname for e in built.entries]
-    assert not [n for n in names if "//" in n]
-    assert "python/six.py" in names
-    assert "python/lib/python3.12/site-packages/numpy/__init__.py" in names
 
 
 # --------------------------------------------------------------------------- sizes

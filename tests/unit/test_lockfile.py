@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from packaging.markers import Marker
 
-from pylayer import builder, install, lockfile
-from pylayer.index import Index
-from pylayer.install import Command
-from pylayer.properties import LayerSpec
+from pylayer import lockfile
 from pylayer.target import RUNTIMES, Target
 from pylayer.wheels import Wheel
 
@@ -167,58 +162,3 @@ def test_environment_names_version_machine_and_linux() -> None:
     assert not marker.evaluate({"python_version": "3.12", "platform_machine": "x86_64", "sys_platform": "linux"})
     assert not marker.evaluate({"python_version": "3.11", "platform_machine": "aarch64", "sys_platform": "linux"})
     assert "'x86_64'" in lockfile.environment(Target("python3.12", "x86_64"))
-
-
-# --------------------------------------------------------------------------- the pip path, end to end
-
-def fake_install(record_differs: set[str]) -> Callable[[Command, Target, float], str]:
-    """Writes what pip --target would: six the same everywhere, numpy with a RECORD of its own per runtime."""
-
-    def run(command: Command, target: Target, timeout: float) -> str:
-        dest = Path(command.argv[command.argv.index("--target") + 1])
-        files = {"six.py": b"# six\n", "six-1.17.0.dist-info/METADATA": b"Name: six\nVersion: 1.17.0\n",
-                 "numpy/__init__.py": b"# numpy\n", "numpy-2.2.0.dist-info/METADATA": b"Name: numpy\n"}
-        for name, data in files.items():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            (dest / name).write_bytes(data)
-        for dist, names in (("six-1.17.0", ["six.py"]), ("numpy-2.2.0", ["numpy/__init__.py"])):
-            extra = f"# {target.runtime}\n" if dist.split("-")[0] in record_differs else ""
-            lines = [*names, f"{dist}.dist-info/METADATA", f"{dist}.dist-info/RECORD"]
-            (dest / f"{dist}.dist-info" / "RECORD").write_text("".join(f"{n},,\n" for n in lines) + extra)
-        return ""
-
-    return run
-
-
-def pip_build(tmp_path: Path) -> builder.Built:
-    spec = LayerSpec("demo", ("numpy", "six"), "x86_64", ("python3.11", "python3.12"))
-    engine = builder.Engine(tmp_path / "cache", installer="pip")
-    return engine.build(spec, tmp_path / "work", Index(), lambda: 600.0, "0123456789abcdef" * 4)
-
-
-def lock_of(built: builder.Built, runtime: str) -> list[lockfile.Locked]:
-    name = lockfile.path("0123456789abcdef", runtime)
-    (lock,) = [e for e in built.entries if e.arcname == name]
-    return lockfile.read((lock.data or b"").decode())
-
-
-def test_the_pip_path_lock_lists_every_installed_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(install, "run", fake_install({"numpy"}))
-
-    built = pip_build(tmp_path)
-
-    for runtime in ("python3.11", "python3.12"):
-        assert [(p.name, p.version) for p in lock_of(built, runtime)] == [("numpy", "2.2.0"), ("six", "1.17.0")]
-
-
-def test_the_pip_path_lock_names_the_folder_each_package_is_in(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(install, "run", fake_install({"numpy"}))
-
-    built = pip_build(tmp_path)
-
-    names = {e.arcname for e in built.entries}
-    assert "python/lib/python3.12/site-packages/numpy/__init__.py" in names  # numpy is per runtime ...
-    assert "python/six.py" in names
-    folders = {p.name: p.folder for p in lock_of(built, "python3.12")}
-    assert folders == {"numpy": "python/lib/python3.12/site-packages", "six": "python"}  # ... its lock says python

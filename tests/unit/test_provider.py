@@ -20,6 +20,7 @@ from pylayer.layerversion import LayerVersion
 from pylayer.properties import Defaults, LayerSpec, parse
 from pylayer.provider import Provider, Request, artifact_key, spec_pointer_key
 from pylayer.settings import Settings
+from pylayer.simpleindex import IndexFile
 from pylayer.sources import SourceBuilds, SourceJob
 from pylayer.target import Target
 from pylayer.worker.protocol import JobReport
@@ -30,22 +31,10 @@ PROPS = {"LayerName": "deps", "Requirements": ["six==1.16.0"]}
 
 
 @dataclass
-class FakeStore:
+class FakeArtifacts:
     bucket: str = "bucket"
-    versions_: dict[int, str] = field(default_factory=dict)  # version -> description
-    deleted: list[int] = field(default_factory=list)
-    published: list[str] = field(default_factory=list)
     uploads: list[str] = field(default_factory=list)
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
-    shared: list[tuple[str, str]] = field(default_factory=list)
-    share_fails: bool = False
-    publish_twice: bool = False  # the first publish's answer was lost; boto3 retried it
-    codeartifact_calls: list[tuple[str, str, str]] = field(default_factory=list)
-    codes: dict[int, str] = field(default_factory=dict)  # version -> CodeSha256, as Lambda computes it
-    swapped: bool = False  # someone replaced the archives in the bucket: Lambda digests other bytes
-
-    def arn(self, version: int) -> str:
-        return f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:deps:{version}"
 
     def upload(self, path: Path, key: str) -> bool:
         self.uploads.append(key)
@@ -61,8 +50,34 @@ class FakeStore:
     def keys(self, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
 
-    def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
-        raise AssertionError("no workers in these tests")
+    def read_json(self, key: str) -> dict[str, Any] | None:
+        return self.objects.get(key)
+
+    def write_json(self, key: str, value: dict[str, Any]) -> None:
+        self.objects[key] = value
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects or key in self.uploads
+
+    def claim(self, key: str) -> bool:
+        first = key not in self.objects
+        self.objects.setdefault(key, {})
+        return first
+
+
+@dataclass
+class FakeLayers:
+    versions_: dict[int, str] = field(default_factory=dict)  # version -> description
+    deleted: list[int] = field(default_factory=list)
+    published: list[str] = field(default_factory=list)
+    shared: list[tuple[str, str]] = field(default_factory=list)
+    share_fails: bool = False
+    publish_twice: bool = False  # the first publish's answer was lost; boto3 retried it
+    codes: dict[int, str] = field(default_factory=dict)  # version -> CodeSha256, as Lambda computes it
+    swapped: bool = False  # someone replaced the archives in the bucket: Lambda digests other bytes
+
+    def arn(self, version: int) -> str:
+        return f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:deps:{version}"
 
     def publish(self, spec: LayerSpec, key: str, description: str) -> tuple[LayerVersion, bool]:
         if self.publish_twice:
@@ -86,27 +101,6 @@ class FakeStore:
         self.deleted.append(ref.number)
         self.versions_.pop(ref.number, None)
 
-    def secret(self, secret_id: str) -> str:
-        raise AssertionError("no secret configured")
-
-    def read_json(self, key: str) -> dict[str, Any] | None:
-        return self.objects.get(key)
-
-    def write_json(self, key: str, value: dict[str, Any]) -> None:
-        self.objects[key] = value
-
-    def exists(self, key: str) -> bool:
-        return key in self.objects or key in self.uploads
-
-    def claim(self, key: str) -> bool:
-        first = key not in self.objects
-        self.objects.setdefault(key, {})
-        return first
-
-    def codeartifact_index(self, domain: str, repository: str, owner: str = "") -> tuple[str, str]:
-        self.codeartifact_calls.append((domain, repository, owner))
-        return f"https://{domain}-{owner}.d.codeartifact.us-east-1.amazonaws.com/pypi/{repository}/simple/", "tok"
-
     def share(self, arn: str, statement: sharing.Statement) -> None:
         if self.share_fails:
             raise AwsCallFailed("AddLayerVersionPermission failed: InvalidParameterValueException.")
@@ -119,12 +113,41 @@ class FakeStore:
 
 
 @dataclass
+class FakeSecrets:
+    codeartifact_calls: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def secret(self, secret_id: str) -> str:
+        raise AssertionError("no secret configured")
+
+    def codeartifact_index(self, domain: str, repository: str, owner: str = "") -> tuple[str, str]:
+        self.codeartifact_calls.append((domain, repository, owner))
+        return f"https://{domain}-{owner}.d.codeartifact.us-east-1.amazonaws.com/pypi/{repository}/simple/", "tok"
+
+
+class NoInvoker:
+    def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+        raise AssertionError("no workers in these tests")
+
+
+@dataclass
+class FakeStore:
+    artifacts: FakeArtifacts = field(default_factory=FakeArtifacts)
+    layers: FakeLayers = field(default_factory=FakeLayers)
+    secrets: FakeSecrets = field(default_factory=FakeSecrets)
+    invoker: NoInvoker = field(default_factory=NoInvoker)
+
+
+@dataclass
 class FakeEngine:
     """What an install would give, minus the installer: one module per build."""
 
+    cache_root: Path = Path("/nonexistent/cache")
     files: int = 1
     builds: list[str] = field(default_factory=list)
     indexes: list[Index] = field(default_factory=list)
+
+    def lister(self, index: Index, project: str, timeout: float) -> list[IndexFile]:
+        raise AssertionError("no index is listed in these tests")
 
     def build(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float],
               content_key: str, sources: SourceBuilds | None = None) -> Built:
@@ -159,13 +182,13 @@ class FakeWorkers:
 
 
 def settings(tmp_path: Path, **changes: Any) -> Settings:
-    base = Settings("bucket", "us-east-1", tmp_path, "uv", Defaults("python3.12", "arm64"))
+    base = Settings("bucket", "us-east-1", tmp_path, Defaults("python3.12", "arm64"))
     return Settings(**{**base.__dict__, **changes})
 
 
 def provider(store: FakeStore, tmp_path: Path, engine: FakeEngine | None = None, remaining: float = 900.0,
              workers: FakeWorkers | None = None) -> Provider:
-    return Provider(settings(tmp_path), store, engine or FakeEngine(), workers or FakeWorkers(),  # type: ignore[arg-type]
+    return Provider(settings(tmp_path), store, engine or FakeEngine(), workers or FakeWorkers(),
                     Deadline(lambda: remaining), account=ACCOUNT)
 
 
@@ -174,21 +197,21 @@ def request(physical_id: str | None = None, logical_id: str = "Layer", **props: 
 
 
 def seed(store: FakeStore, prov: Provider, req: Request, version: int, unzipped: int = 123,
-         bytecode: str = "included", archived: bool = True) -> str:
+         bytecode: identity.BytecodeState = "included", archived: bool = True) -> str:
     """A version as a previous build of ``req`` would have published it (``archived``: its archive and spec
     pointer still in the bucket)."""
     spec = parse(req.properties, prov.settings.defaults)
     key = identity.version_key(spec, prov.settings.build_options)
-    store.versions_[version] = identity.describe("", identity.Marker(key, req.owner, unzipped, bytecode))
+    store.layers.versions_[version] = identity.describe("", identity.Marker(key, req.owner, unzipped, bytecode))
     # ... from the archive that build left, recorded under its content key.
     if not archived:
-        return store.arn(version)
+        return store.layers.arn(version)
     archive_key = artifact_key(hashlib.sha256(f"{req.owner}{version}".encode()).hexdigest())
-    store.uploads.append(archive_key)
-    store.objects[spec_pointer_key(identity.content_key(spec, prov.settings.build_options))] = {
+    store.artifacts.uploads.append(archive_key)
+    store.artifacts.objects[spec_pointer_key(identity.content_key(spec, prov.settings.build_options))] = {
         "key": archive_key, "unzipped_size": unzipped, "bytecode": bytecode, "proof": "imported"}
-    store.codes[version] = plan.code_sha256(archive_key)
-    return store.arn(version)
+    store.layers.codes[version] = plan.code_sha256(archive_key)
+    return store.layers.arn(version)
 
 
 @pytest.fixture
@@ -206,7 +229,7 @@ def test_a_retried_create_answers_with_the_version_it_already_published(store: F
     assert outcome.physical_id == arn
     assert outcome.data["UnzippedSize"] == "4242"
     assert outcome.data["Bytecode"] == "partial"
-    assert store.published == []
+    assert store.layers.published == []
 
 
 def test_a_version_of_another_resource_is_never_adopted(store: FakeStore, tmp_path: Path) -> None:
@@ -227,15 +250,15 @@ def test_delete_skips_versions_of_other_resources_accounts_and_regions(store: Fa
     assert prov.delete(request(physical_id=theirs)) is False
     assert prov.delete(request(physical_id=theirs.replace(ACCOUNT, "999999999999"))) is False
     assert prov.delete(request(physical_id=theirs.replace("us-east-1", "eu-west-1"))) is False
-    assert store.deleted == []
+    assert store.layers.deleted == []
 
 
 def test_delete_leaves_a_version_this_provider_did_not_publish(store: FakeStore, tmp_path: Path) -> None:
     prov = provider(store, tmp_path)
-    store.versions_[1] = "published by another team, by hand"
+    store.layers.versions_[1] = "published by another team, by hand"
 
-    assert prov.delete(request(physical_id=store.arn(1))) is False
-    assert store.deleted == []
+    assert prov.delete(request(physical_id=store.layers.arn(1))) is False
+    assert store.layers.deleted == []
 
 
 def test_delete_removes_its_own_version_once(store: FakeStore, tmp_path: Path) -> None:
@@ -244,7 +267,7 @@ def test_delete_removes_its_own_version_once(store: FakeStore, tmp_path: Path) -
 
     assert prov.delete(request(physical_id=mine)) is True
     assert prov.delete(request(physical_id=mine)) is False
-    assert store.deleted == [1]
+    assert store.layers.deleted == [1]
 
 
 def test_nothing_is_published_when_too_little_time_is_left(store: FakeStore, tmp_path: Path) -> None:
@@ -254,19 +277,19 @@ def test_nothing_is_published_when_too_little_time_is_left(store: FakeStore, tmp
         prov.create(request())
 
     assert caught.value.reason.startswith("Stopped before uploading: only 15 s were left")
-    assert store.published == []
+    assert store.layers.published == []
     assert list((tmp_path / "builds").iterdir()) == []
 
 
 def test_a_duplicate_publish_is_deleted(store: FakeStore, tmp_path: Path) -> None:
     prov = provider(store, tmp_path)
-    store.publish_twice = True
+    store.layers.publish_twice = True
 
     outcome = prov.create(request())
 
-    assert outcome.physical_id == store.arn(2)
-    assert store.deleted == [1]
-    assert list(store.versions_) == [2]
+    assert outcome.physical_id == store.layers.arn(2)
+    assert store.layers.deleted == [1]
+    assert list(store.layers.versions_) == [2]
 
 
 def test_a_spec_built_before_reuses_its_archive_not_a_version(store: FakeStore, tmp_path: Path) -> None:
@@ -278,8 +301,8 @@ def test_a_spec_built_before_reuses_its_archive_not_a_version(store: FakeStore, 
 
     assert engine.builds == ["deps"]  # installed once
     assert first.physical_id != second.physical_id  # but never the other resource's version
-    assert len(store.published) == 2
-    assert len(set(store.uploads)) == 1
+    assert len(store.layers.published) == 2
+    assert len(set(store.artifacts.uploads)) == 1
     assert second.data["Bytecode"] == first.data["Bytecode"]
 
 
@@ -287,7 +310,7 @@ def test_an_expired_archive_is_rebuilt(store: FakeStore, tmp_path: Path) -> None
     engine = FakeEngine()
     prov = provider(store, tmp_path, engine)
     prov.create(request(logical_id="First"))
-    store.uploads.clear()  # the lifecycle rule expired the zip; the pointer is still there
+    store.artifacts.uploads.clear()  # the lifecycle rule expired the zip; the pointer is still there
 
     prov.create(request(logical_id="Second"))
 
@@ -316,17 +339,17 @@ def test_every_new_version_is_shared_and_a_retry_shares_again(store: FakeStore, 
 
     assert again.physical_id == first.physical_id
     sids = ["pylayer-account-111122223333", "pylayer-organization-o-abcdefghij"]
-    assert store.shared == [(first.physical_id, sid) for sid in sids] * 2
+    assert store.layers.shared == [(first.physical_id, sid) for sid in sids] * 2
 
 
 def test_a_version_that_cannot_be_shared_is_deleted_not_leaked(store: FakeStore, tmp_path: Path) -> None:
     prov = provider(store, tmp_path)
-    store.share_fails = True
+    store.layers.share_fails = True
 
     with pytest.raises(AwsCallFailed):
         prov.create(request(ShareWith=["111122223333"]))
 
-    assert store.published and store.versions_ == {}
+    assert store.layers.published and store.layers.versions_ == {}
 
 
 def test_a_codeartifact_repository_is_the_index_with_a_token_fetched_at_build_time(
@@ -335,11 +358,11 @@ def test_a_codeartifact_repository_is_the_index_with_a_token_fetched_at_build_ti
     configured = Settings.from_env({"LAYER_BUCKET": "b", "CODEARTIFACT_DOMAIN": "corp",
                                     "CODEARTIFACT_REPOSITORY": "pypi-store", "CODEARTIFACT_DOMAIN_OWNER": ACCOUNT,
                                     "PYLAYER_WORK_ROOT": str(tmp_path)})
-    prov = Provider(configured, store, engine, FakeWorkers(), account=ACCOUNT)  # type: ignore[arg-type]
+    prov = Provider(configured, store, engine, FakeWorkers(), account=ACCOUNT)
 
     prov.create(request())
 
-    assert store.codeartifact_calls == [("corp", "pypi-store", ACCOUNT)]
+    assert store.secrets.codeartifact_calls == [("corp", "pypi-store", ACCOUNT)]
     index = engine.indexes[0]
     assert index.url.endswith("/pypi/pypi-store/simple/")
     assert (index.username, index.password) == ("aws", "tok")
@@ -354,7 +377,7 @@ def test_a_layer_that_would_not_load_is_never_uploaded_or_published(store: FakeS
     with pytest.raises(NotLoadable, match=r"cv2/cv2\.abi3\.so needs libGL\.so\.1"):
         prov.create(request())
 
-    assert store.uploads == [] and store.published == []
+    assert store.artifacts.uploads == [] and store.layers.published == []
     assert list((tmp_path / "builds").iterdir()) == []
 
 
@@ -393,7 +416,7 @@ def test_requirements_whose_markers_exclude_the_target_fail_clearly(store: FakeS
     with pytest.raises(InstallFailed, match=r"Nothing to install for python3\.12 arm64"):
         prov.create(request())
 
-    assert store.published == []
+    assert store.layers.published == []
 
 
 def test_a_version_a_dead_update_left_is_deleted_at_the_resources_next_request(store: FakeStore,
@@ -402,18 +425,18 @@ def test_a_version_a_dead_update_left_is_deleted_at_the_resources_next_request(s
 
     prov = provider(store, tmp_path)
     current = seed(store, prov, request(), 1)
-    store.versions_[2] = identity.describe("", identity.Marker("f" * 16, request().owner, 9, "included"))
+    store.layers.versions_[2] = identity.describe("", identity.Marker("f" * 16, request().owner, 9, "included"))
     theirs = seed(store, prov, request(logical_id="Other"), 3)
     # The reaper's records: an Update of this resource published version 2 and died; a record naming another
     # resource's version must not make the provider delete it.
-    store.objects[orphan_key(request().owner, store.arn(2))] = {"arn": store.arn(2)}
-    store.objects[orphan_key(request().owner, theirs)] = {"arn": theirs}
+    store.artifacts.objects[orphan_key(request().owner, store.layers.arn(2))] = {"arn": store.layers.arn(2)}
+    store.artifacts.objects[orphan_key(request().owner, theirs)] = {"arn": theirs}
 
     prov.update(request(physical_id=current))  # nothing changed: answered with version 1
 
-    assert store.deleted == [2]
-    assert 3 in store.versions_
-    assert not [k for k in store.objects if k.startswith("orphans/")]
+    assert store.layers.deleted == [2]
+    assert 3 in store.layers.versions_
+    assert not [k for k in store.artifacts.objects if k.startswith("orphans/")]
 
 
 def test_a_version_reused_again_is_no_longer_an_orphan(store: FakeStore, tmp_path: Path) -> None:
@@ -421,30 +444,30 @@ def test_a_version_reused_again_is_no_longer_an_orphan(store: FakeStore, tmp_pat
 
     prov = provider(store, tmp_path)
     arn = seed(store, prov, request(), 1)
-    store.objects[orphan_key(request().owner, arn)] = {"arn": arn}
+    store.artifacts.objects[orphan_key(request().owner, arn)] = {"arn": arn}
 
     outcome = prov.update(request(physical_id=arn))  # the request names it: kept, and its record goes
 
-    assert outcome.physical_id == arn and store.deleted == []
-    assert not [k for k in store.objects if k.startswith("orphans/")]
+    assert outcome.physical_id == arn and store.layers.deleted == []
+    assert not [k for k in store.artifacts.objects if k.startswith("orphans/")]
 
 
 def test_a_copied_marker_does_not_make_a_version_adoptable(store: FakeStore, tmp_path: Path) -> None:
     prov = provider(store, tmp_path)
     ours = seed(store, prov, request(), 1)
-    store.codes[1] = "b3RoZXI="  # the marker copied onto a version with other content
+    store.layers.codes[1] = "b3RoZXI="  # the marker copied onto a version with other content
 
     outcome = prov.create(request())
 
     assert outcome.physical_id != ours and not outcome.reused
-    assert len(store.published) == 1  # the recorded archive published again instead
+    assert len(store.layers.published) == 1  # the recorded archive published again instead
 
 
 def test_a_version_lambda_published_from_other_bytes_is_deleted_and_fails(store: FakeStore, tmp_path: Path) -> None:
     prov = provider(store, tmp_path)
-    store.swapped = True
+    store.layers.swapped = True
 
     with pytest.raises(ContentMismatch, match="is not the one this provider built"):
         prov.create(request())
 
-    assert store.deleted == [1] and store.versions_ == {}
+    assert store.layers.deleted == [1] and store.layers.versions_ == {}

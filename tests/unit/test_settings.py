@@ -16,18 +16,17 @@ def test_settings_from_the_functions_environment() -> None:
     settings.check_build()
     assert settings.bucket == "b"
     assert settings.region == "eu-west-1"
-    assert settings.installer == "uv"
     assert settings.work_root == Path("/tmp/pylayer")
     assert settings.cache_root == Path("/tmp/pylayer/cache")
     assert settings.defaults.runtime == "python3.13"
-    assert settings.build_options == BuildOptions("uv", "", False)
+    assert settings.build_options == BuildOptions("", False)
 
 
 def test_the_package_index_and_source_distributions_are_provider_settings() -> None:
     settings = Settings.from_env({"LAYER_BUCKET": "b", "PACKAGE_INDEX_URL": "https://pkgs.example.com/simple/",
                                   "PACKAGE_INDEX_SECRET_ARN": "arn:secret", "ALLOW_SOURCE_DISTRIBUTIONS": "True"})
     settings.check_build()
-    assert settings.build_options == BuildOptions("uv", "https://pkgs.example.com/simple/", True)
+    assert settings.build_options == BuildOptions("https://pkgs.example.com/simple/", True)
     assert settings.index_secret == "arn:secret"
 
 
@@ -38,9 +37,9 @@ def test_a_missing_bucket_fails_only_when_a_build_needs_it() -> None:
 
 
 @pytest.mark.parametrize(("environ", "message"), [
-    ({"INSTALLER": "conda"}, "INSTALLER must be one of uv, pip"),
+    ({"INSTALLER": "conda"}, "INSTALLER=conda is not supported"),
     ({"ALLOW_SOURCE_DISTRIBUTIONS": "maybe"}, "must be true or false"),
-    ({"ALLOW_SOURCE_DISTRIBUTIONS": "true", "INSTALLER": "pip"}, "needs INSTALLER=uv"),
+    ({"INSTALLER": "pip"}, "INSTALLER=pip is not supported: the provider installs with the uv its layer ships"),
     ({"PACKAGE_INDEX_URL": "ftp://x/simple"}, "must be an http(s) URL"),
     ({"WORKER_FUNCTIONS": "python3.12/arm64=not-an-arn"}, "WORKER_FUNCTIONS has a bad entry"),
     ({"WORKER_FUNCTIONS": "python2.7/arm64=arn:aws:lambda:us-east-1:1:function:w"}, "bad entry"),

@@ -44,7 +44,7 @@ class StubbedSession:
 
 def store(plans: dict[str, Plan], attempts: int = 3) -> tuple[LayerStore, StubbedSession]:
     session = StubbedSession(**plans)
-    return LayerStore("bucket", "us-east-1", session, attempts), session
+    return LayerStore.connect("bucket", "us-east-1", session, attempts), session
 
 
 def version() -> LayerVersion:
@@ -59,17 +59,17 @@ def layer_version_answer(description: str = "d [pylayer 0123456789abcdef abcdef0
 
 
 def test_a_version_that_does_not_exist_reads_as_none() -> None:
-    layers, session = store({"lambda": lambda s: s.add_client_error(
+    aws, session = store({"lambda": lambda s: s.add_client_error(
         "get_layer_version", "ResourceNotFoundException", http_status_code=404)})
-    assert layers.get(version()) is None
+    assert aws.layers.get(version()) is None
     session.done()
 
 
 def test_a_version_reads_with_its_content_identity() -> None:
     expected = {"LayerName": ARN.rsplit(":", 1)[0], "VersionNumber": 3}
-    layers, session = store({"lambda": lambda s: s.add_response(
+    aws, session = store({"lambda": lambda s: s.add_response(
         "get_layer_version", layer_version_answer(), expected)})
-    found = layers.get(version())
+    found = aws.layers.get(version())
     assert found is not None
     assert (found.number, found.code_sha256, found.code_size) == (3, "c2hh", 10)
     session.done()
@@ -78,36 +78,36 @@ def test_a_version_reads_with_its_content_identity() -> None:
 def test_throttling_that_outlasts_the_retries_is_a_short_reason() -> None:
     # The Stubber answers after botocore's retries; that they happen (standard mode, backoff) is shown below
     # boto3 by tests/functional/test_faults.py.
-    layers, session = store({"lambda": lambda s: s.add_client_error(
+    aws, session = store({"lambda": lambda s: s.add_client_error(
         "delete_layer_version", "TooManyRequestsException", http_status_code=429)}, attempts=3)
     with pytest.raises(AwsCallFailed) as caught:
-        layers.delete(version())
+        aws.layers.delete(version())
     assert caught.value.reason == (f"DeleteLayerVersion for {ARN} failed: TooManyRequestsException "
                                    "(throttled, still after 4 attempts). Retry the deployment.")
     session.done()
 
 
 def test_a_delete_of_a_version_already_gone_counts_as_done() -> None:
-    layers, session = store({"lambda": lambda s: s.add_client_error(
+    aws, session = store({"lambda": lambda s: s.add_client_error(
         "delete_layer_version", "ResourceNotFoundException", http_status_code=404)})
-    layers.delete(version())
+    aws.layers.delete(version())
     session.done()
 
 
 def test_access_denied_names_the_role() -> None:
-    layers, session = store({"lambda": lambda s: s.add_client_error(
+    aws, session = store({"lambda": lambda s: s.add_client_error(
         "list_layer_versions", "AccessDeniedException", http_status_code=403)})
     with pytest.raises(AwsCallFailed) as caught:
-        layers.versions("deps")
+        aws.layers.versions("deps")
     assert caught.value.reason == ("ListLayerVersions for deps failed: AccessDeniedException. "
                                    "Check the provider role's permissions.")
     session.done()
 
 
 def test_a_layer_that_does_not_exist_has_no_versions() -> None:
-    layers, session = store({"lambda": lambda s: s.add_client_error(
+    aws, session = store({"lambda": lambda s: s.add_client_error(
         "list_layer_versions", "ResourceNotFoundException", http_status_code=404)})
-    assert layers.versions("deps") == []
+    assert aws.layers.versions("deps") == []
     session.done()
 
 
@@ -116,24 +116,24 @@ def test_a_missing_object_is_none_and_not_there() -> None:
         stubber.add_client_error("get_object", "NoSuchKey", http_status_code=404)
         stubber.add_client_error("head_object", "404", http_status_code=404)
 
-    artifacts, session = store({"s3": plan})
-    assert artifacts.read_json("specs/x.json") is None
-    assert artifacts.exists("layers/x.zip") is False
+    aws, session = store({"s3": plan})
+    assert aws.artifacts.read_json("specs/x.json") is None
+    assert aws.artifacts.exists("layers/x.zip") is False
     session.done()
 
 
 def test_an_object_that_is_not_json_reads_as_none() -> None:
-    artifacts, session = store({"s3": lambda s: s.add_response(
+    aws, session = store({"s3": lambda s: s.add_response(
         "get_object", {"Body": io.BytesIO(b"not json")}, {"Bucket": "bucket", "Key": "specs/x.json"})})
-    assert artifacts.read_json("specs/x.json") is None
+    assert aws.artifacts.read_json("specs/x.json") is None
     session.done()
 
 
 def test_an_archive_already_uploaded_is_not_uploaded_again(tmp_path: Path) -> None:
     zipped = tmp_path / "layer.zip"
     zipped.write_bytes(b"PK")
-    artifacts, session = store({"s3": lambda s: s.add_response("head_object", {}, {"Bucket": "bucket", "Key": "k"})})
-    assert artifacts.upload(zipped, "k") is False
+    aws, session = store({"s3": lambda s: s.add_response("head_object", {}, {"Bucket": "bucket", "Key": "k"})})
+    assert aws.artifacts.upload(zipped, "k") is False
     session.done()
 
 
@@ -149,33 +149,33 @@ def test_a_publish_that_boto3_retried_says_so() -> None:
 
     spec = parse({"LayerName": "deps", "Requirements": ["six"], "CompatibleRuntimes": ["python3.13", "python3.12"]},
                  Defaults("python3.12", "arm64"))
-    layers, session = store({"lambda": plan})
-    published, retried = layers.publish(spec, "layers/x.zip", "d")
+    aws, session = store({"lambda": plan})
+    published, retried = aws.layers.publish(spec, "layers/x.zip", "d")
     assert published.arn == ARN and retried
     session.done()
 
 
 def test_a_worker_that_raised_answers_with_its_error() -> None:
-    layers, session = store({"lambda": lambda s: s.add_response(
+    aws, session = store({"lambda": lambda s: s.add_response(
         "invoke", {"StatusCode": 200, "FunctionError": "Unhandled",
                    "Payload": io.BytesIO(json.dumps({"errorMessage": "boom", "errorType": "KeyError"}).encode())})})
-    assert layers.invoke("arn:aws:lambda:us-east-1:123456789012:function:w", {}, 60) == {
+    assert aws.invoker.invoke("arn:aws:lambda:us-east-1:123456789012:function:w", {}, 60) == {
         "error": "Unhandled: boom"}
     session.done()
 
 
 def test_a_worker_answer_is_its_report() -> None:
-    layers, session = store({"lambda": lambda s: s.add_response(
+    aws, session = store({"lambda": lambda s: s.add_response(
         "invoke", {"StatusCode": 200, "Payload": io.BytesIO(b'{"runtime": "python3.12"}')})})
-    assert layers.invoke("arn:aws:lambda:us-east-1:123456789012:function:w", {}, 60) == {"runtime": "python3.12"}
+    assert aws.invoker.invoke("arn:aws:lambda:us-east-1:123456789012:function:w", {}, 60) == {"runtime": "python3.12"}
     session.done()
 
 
 def test_a_throttled_worker_invoke_counts_its_own_attempts() -> None:
-    layers, session = store({"lambda": lambda s: s.add_client_error(
+    aws, session = store({"lambda": lambda s: s.add_client_error(
         "invoke", "TooManyRequestsException", http_status_code=429)}, attempts=6)
     with pytest.raises(AwsCallFailed) as caught:
-        layers.invoke("w", {}, 60)
+        aws.invoker.invoke("w", {}, 60)
     # The invoke's own retries (2 after the first), not the store's.
     assert "still after 3 attempts" in caught.value.reason
     session.done()
@@ -183,8 +183,8 @@ def test_a_throttled_worker_invoke_counts_its_own_attempts() -> None:
 
 def test_keys_refused_inside_a_successful_delete_objects_are_an_error() -> None:
     refused = {"Deleted": [], "Errors": [{"Key": "orphans/o/k.json", "Code": "AccessDenied", "Message": "no"}]}
-    layers, session = store({"s3": lambda s: s.add_response("delete_objects", refused)})
+    aws, session = store({"s3": lambda s: s.add_response("delete_objects", refused)})
     with pytest.raises(AwsCallFailed) as caught:
-        layers.remove(["orphans/o/k.json"])
+        aws.artifacts.remove(["orphans/o/k.json"])
     assert caught.value.reason == "Deleting s3://bucket/orphans/o/k.json failed: AccessDenied."
     session.done()

@@ -13,7 +13,7 @@ import pytest
 from pylayer import archive, verify
 from pylayer.archive import Entry
 from pylayer.errors import NotLoadable
-from pylayer.properties import LayerSpec
+from pylayer.properties import BytecodeSetting, LayerSpec
 from pylayer.sources import SourceJob
 from pylayer.target import Target
 from pylayer.worker.protocol import JobReport
@@ -24,7 +24,7 @@ PY312 = Target("python3.12", "arm64")
 ABLE = Capability(compile=True, imports=True, where="worker fake")
 
 
-def spec(bytecode: str = "auto", import_check: tuple[str, ...] = ()) -> LayerSpec:
+def spec(bytecode: BytecodeSetting = "auto", import_check: tuple[str, ...] = ()) -> LayerSpec:
     # Runtimes written newest first: the spec's targets are oldest first whatever the order.
     # ImportCheck none unless a list is given: these tests are about the list and bytecode (auto: test_import_proof)
     return LayerSpec("demo", ("numpy",), "arm64", ("python3.12", "python3.11"), bytecode=bytecode,
@@ -243,7 +243,7 @@ def test_compile_failures_are_a_warning() -> None:
     ("auto", [], [PY311, PY312], "", ("omitted", "no worker for python3.11, python3.12")),
     ("auto", [PY311, PY312], [], "too large", ("omitted", "too large")),
 ])
-def test_bytecode_state(bytecode: str, compiled: list[Target], missing: list[Target], why: str,
+def test_bytecode_state(bytecode: BytecodeSetting, compiled: list[Target], missing: list[Target], why: str,
                         state: tuple[str, str]) -> None:
     assert verify.bytecode_state(spec(bytecode=bytecode), compiled, missing, why) == state
 

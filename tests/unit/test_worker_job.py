@@ -33,13 +33,6 @@ ARCHITECTURE = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm6
 VERSIONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 SECRETS = {"AWS_SECRET_ACCESS_KEY": "not-a-real-secret", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
            "AWS_SESSION_TOKEN": "token", "PYLAYER_TEST_PRIVATE": "private"}
-SERIAL_BUG = ("BUG: job._compile_in_children starts every child, then calls communicate() on one after the other: "
-              "a child only gets its stdin when the previous one has finished, so the 'parallel' children compile "
-              "one at a time")
-STDOUT_BUG = ("BUG: job.check_imports takes the import child's result from the last stdout line starting with '{'; "
-              "whatever the imported module prints after it (an atexit handler, a JSON log line) replaces the "
-              "result, or crashes the job with JSONDecodeError")
-
 needs_lambda_machine = pytest.mark.skipif(ARCHITECTURE == "", reason=f"no Lambda architecture for "
                                                                        f"{platform.machine()}")
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import archive, builder, identity, imageroot, layout, slim, wheels
+from .. import archive, builder, identity, imageroot
 from ..errors import ProviderError
 from ..index import Index
 from ..install import find_uv
@@ -156,14 +156,9 @@ class Measurer:
         key = (spec.requirements, spec.targets, spec.slim, spec.exclude_runtime_packages)
         if key not in self.done:
             folder = Path(tempfile.mkdtemp(dir=self.workdir))
-            chosen = self.engine.resolve_all(spec, folder, Index(), _no_deadline)
-            distinct = {w.sha256: w for ws in chosen.values() for w in ws}
-            paths = dict(zip(distinct, self.engine.fetch(list(distinct.values()), Index(), _no_deadline),
-                             strict=True))
-            placed = [(prefix, e) for prefix, w in layout.place_wheels(chosen)
-                      for e in slim.select(wheels.members(paths[w.sha256]), spec.slim, spec.exclude_runtime_packages)]
-            per_runtime = {t.runtime: {w.name: w.version for w in ws} for t, ws in chosen.items()}
-            self.done[key] = content_of(layout.arrange(placed), per_runtime)
+            built = self.engine.layer_entries(spec, folder, Index(), _no_deadline)
+            per_runtime = {t.runtime: {w.name: w.version for w in ws} for t, ws in built.chosen.items()}
+            self.done[key] = content_of(built.entries, per_runtime)
         return self.done[key]
 
 

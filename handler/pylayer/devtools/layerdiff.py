@@ -58,7 +58,7 @@ def distribution_sizes(entries: Sequence[archive.Entry], local: frozenset[str] =
         elif entry.member is not None and not entry.arcname.endswith(".pyc"):
             key = f"wheel:{entry.member.wheel}"
             labels.setdefault(key, (entry.member.wheel.name, ""))
-        else:  # an installed tree (pip fallback), the locks: no wheel to group by
+        else:  # files from no wheel (the locks, a folder on disk): grouped by their top folder
             key = f"file:{top}"
             labels.setdefault(key, (top.removesuffix(".py"), ""))
         keys[entry.arcname] = key

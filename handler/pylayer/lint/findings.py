@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from packaging.requirements import Requirement
 
-from ..errors import InvalidProperties
+from ..errors import InvalidProperties, PropertyFault
 from ..properties import IGNORED, KNOWN, SCHEMA, Defaults, LayerSpec, parse
 
 UNKNOWN_PROPERTY = "E9101"
@@ -104,17 +104,13 @@ def knowable(properties: Mapping[str, Any]) -> dict[str, object]:
     return known
 
 
-def _rule_for(error: InvalidProperties) -> str:
-    if error.prop and error.prop not in KNOWN:
-        return UNKNOWN_PROPERTY
-    if error.reason.endswith(" is required."):
-        return MISSING_PROPERTY
-    if any(phrase in error.reason for phrase in (" must be a string", " must be a list", " must be a map",
-                                                  " must be true or false")):
-        return WRONG_TYPE
-    if error.prop == "Requirements":
-        return BAD_REQUIREMENT
-    return BAD_VALUE
+# A refusal's kind (set where the provider raises it) names the rule: rewording a Reason moves nothing.
+RULES: dict[PropertyFault, str] = {"unknown": UNKNOWN_PROPERTY, "missing": MISSING_PROPERTY, "type": WRONG_TYPE,
+                                   "value": BAD_VALUE, "requirement": BAD_REQUIREMENT}
+
+
+def rule_for(error: InvalidProperties) -> str:
+    return RULES[error.kind]
 
 
 def verdict(properties: Mapping[str, Any]) -> tuple[LayerSpec | None, InvalidProperties | None]:
@@ -140,7 +136,7 @@ def check(logical_id: str, resource: Mapping[str, Any]) -> list[Finding]:
     findings: list[Finding] = []
     if refused is not None:
         where = (*base, refused.prop) if refused.prop and refused.prop in properties else base
-        findings.append(Finding(_rule_for(refused), where, f"{logical_id}: {refused.reason}"))
+        findings.append(Finding(rule_for(refused), where, f"{logical_id}: {refused.reason}"))
     if spec is not None:
         findings += _unpinned(logical_id, base, properties, spec)
     if "ServiceTimeout" not in properties:
