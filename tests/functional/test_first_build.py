@@ -31,7 +31,8 @@ from pylayer.workers import LambdaWorkers
 from pylayer.store import LayerStore
 settings = Settings.from_env()
 engine = Engine(settings.cache_root)
-assert isinstance(workers_for(settings, LayerStore.connect('b'), engine), LambdaWorkers)  # no local search: uv not looked for yet
+# No local search: uv not looked for yet.
+assert isinstance(workers_for(settings, LayerStore.connect('b'), engine), LambdaWorkers)
 spec = parse({"LayerName": "first", "Requirements": ["six==1.16.0"], "CompatibleRuntimes": json.loads(sys.argv[2]),
               "Architecture": "x86_64"}, Defaults("python3.12", "x86_64"))
 chosen = engine.resolve_all(spec, pathlib.Path(sys.argv[3]), Index(sys.argv[4]), lambda: 300.0)

@@ -20,7 +20,7 @@ from cfnlint.rules import RulesCollection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pylayer.errors import InvalidProperties
+from pylayer.errors import InvalidProperties, PropertyFault
 from pylayer.lint import findings
 from pylayer.properties import KNOWN, Defaults, parse
 from pylayer.target import RUNTIMES
@@ -202,3 +202,12 @@ def test_the_seven_rules_load_with_their_severities() -> None:
         "W9101": "warning", "W9102": "warning"}
     for rule in ours.values():
         assert rule.shortdesc and rule.description and rule.source_url.startswith("https://") and rule.tags
+
+
+@pytest.mark.parametrize(("kind", "rule"), [
+    ("unknown", findings.UNKNOWN_PROPERTY), ("missing", findings.MISSING_PROPERTY), ("type", findings.WRONG_TYPE),
+    ("value", findings.BAD_VALUE), ("requirement", findings.BAD_REQUIREMENT)])
+def test_the_rule_follows_the_refusals_kind_not_its_wording(kind: PropertyFault, rule: str) -> None:
+    # The same words under every kind: rewording a Reason can never move a finding to another rule.
+    assert findings.rule_for(InvalidProperties("Slim is required.", prop="Slim", kind=kind)) == rule
+

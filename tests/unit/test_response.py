@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,12 @@ def test_only_https_response_urls_are_answered() -> None:
 
     with pytest.raises(ValueError, match="not an HTTPS URL"):
         send("http://example.com/x", body())
+
+
+def test_one_function_makes_every_response_body() -> None:
+    """The handler, its rejections and the reaper answer through response.answer; only response.body makes a
+    body (answers.py copies one for the record)."""
+    handler = Path(__file__).resolve().parents[2] / "handler"
+    making = sorted(str(p.relative_to(handler)) for p in handler.rglob("*.py")
+                    if '"Status": ' in p.read_text() and p.name not in ("response.py", "answers.py"))
+    assert making == []
