@@ -20,7 +20,7 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from . import archive, failures, fitting, install, layout, lockfile, slim, wheels
+from . import archive, failures, fitting, install, layerlock, layout, lockfile, slim, wheels
 from .errors import InstallFailed, ProviderError
 from .index import Index
 from .properties import LayerSpec
@@ -69,22 +69,29 @@ class Engine:
         folder = workdir / target.runtime
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "requirements.in").write_text("".join(f"{r}\n" for r in spec.requirements))
-        log.info("Resolving %s for %s", " ".join(spec.requirements), target.describe())
+        log.info("Resolving %s for %s%s", " ".join(spec.requirements), target.describe(),
+                 " held to its Lock" if spec.lock is not None else "")
+        # With a Lock, the installer may choose nothing but the locked versions, and what it chose is checked.
+        held = layerlock.constraints(spec.lock, target.runtime) if spec.lock is not None else {}
         while True:
             links = sources.find_links if sources is not None else None
             try:
                 if target.wide_uv_platform == target.uv_platform:
-                    return self._compile(target, folder, index, time_left, target.uv_platform, {}, links)
-                return self._resolve_fitting(target, folder, index, time_left, links)
+                    chosen = self._compile(target, folder, index, time_left, target.uv_platform, dict(held), links)
+                else:
+                    chosen = self._resolve_fitting(target, folder, index, time_left, links, held)
+                if spec.lock is not None:
+                    layerlock.check(spec.lock, target.runtime, chosen)
+                return chosen
             except InstallFailed as failed:
                 needed = wanted(failed.detail) if sources is not None else []
                 if sources is None or not needed or not sources.provide(needed, index, time_left):
                     raise
 
-    def _resolve_fitting(self, target: Target, folder: Path, index: Index,
-                         time_left: Callable[[], float], links: Path | None) -> list[wheels.Wheel]:
+    def _resolve_fitting(self, target: Target, folder: Path, index: Index, time_left: Callable[[], float],
+                         links: Path | None, held: dict[str, str]) -> list[wheels.Wheel]:
         """Amazon Linux 2: resolve at manylinux_2_28, keep what fits glibc 2.26, constrain the rest."""
-        constraints: dict[str, str] = {}
+        constraints: dict[str, str] = dict(held)
         for _ in range(MAX_FITTING_ROUNDS):
             chosen = self._compile(target, folder, index, time_left, target.wide_uv_platform, constraints, links)
             fitted: list[wheels.Wheel] = []

@@ -21,7 +21,7 @@ class ProviderError(Exception):
 
 
 # What is wrong with a property, set where it is refused (the lint rules map kinds to rule IDs).
-PropertyFault = Literal["unknown", "missing", "type", "value", "requirement"]
+PropertyFault = Literal["unknown", "missing", "type", "value", "requirement", "lock"]
 
 
 class InvalidProperties(ProviderError):
@@ -87,3 +87,9 @@ class OutOfTime(ProviderError):
     """Too little of the Lambda's time is left to finish safely."""
 
     cause = "OutOfTime"
+
+
+class LockMismatch(ProviderError):
+    """What the resolution chose is not what the layer's Lock holds: another version, or other bytes."""
+
+    cause = "Lock"

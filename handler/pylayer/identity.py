@@ -52,7 +52,10 @@ def _digest(value: object) -> str:
 
 def content_key(spec: LayerSpec, options: BuildOptions) -> str:
     """What decides the files in the layer (shared by every resource with the same inputs)."""
+    # A Lock decides the set: it is part of the key (an unlocked layer keeps the key it always had).
+    locked = {"lock": spec.lock.lines()} if spec.lock is not None else {}
     return _digest({
+        **locked,
         "format": BUILD_FORMAT,
         "requirements": list(spec.requirements),
         "runtimes": sorted(spec.runtimes),

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from . import sharing
+from . import layerlock, sharing
 from .errors import InvalidProperties, PropertyFault
 from .target import ARCHITECTURES, RUNTIMES, Target
 
@@ -61,6 +61,9 @@ SCHEMA: tuple[PropertySpec, ...] = (
     PropertySpec("ImportCheck", False, "List of String", "auto", NEW_VERSION,
                  "auto (the requested packages' own modules), none, or the modules each runtime's worker "
                  "imports before the version is published."),
+    PropertySpec("Lock", False, "List of String", "none (resolved at each build)", NEW_VERSION,
+                 "The resolved set, written by pylayer lock --write: every distribution, version and wheel "
+                 "sha256 the build may use. With it, nothing else is installed."),
 )
 
 # CloudFormation copies these into ResourceProperties; they are not ours.
@@ -98,6 +101,7 @@ class LayerSpec:
     bytecode: BytecodeSetting = "auto"
     import_check: tuple[str, ...] = ()  # ImportCheck as a list of modules
     import_auto: bool = True  # with no list: auto (True) or none (False)
+    lock: layerlock.Lock | None = None  # the Lock property: the only set the build may install
 
     @property
     def import_mode(self) -> ImportMode:
@@ -148,11 +152,14 @@ def parse(properties: object, defaults: Defaults) -> LayerSpec:
             f"Allowed: {', '.join(p.name for p in SCHEMA)}.", prop=unknown[0], kind="unknown"
         )
     architecture = _choice(props, "Architecture", ARCHITECTURES, defaults.architecture)
+    layer_name = _layer_name(props)
+    requirements = parse_requirements(_required(props, "Requirements"))
+    runtimes = _runtimes(props, defaults.runtime)
     return LayerSpec(
-        layer_name=_layer_name(props),
-        requirements=parse_requirements(_required(props, "Requirements")),
+        layer_name=layer_name,
+        requirements=requirements,
         architecture=architecture,
-        runtimes=_runtimes(props, defaults.runtime),
+        runtimes=runtimes,
         description=_text(props, "Description", MAX_DESCRIPTION),
         license_info=_text(props, "LicenseInfo", MAX_LICENSE),
         slim=_boolean(props, "Slim"),
@@ -161,6 +168,7 @@ def parse(properties: object, defaults: Defaults) -> LayerSpec:
         bytecode=_bytecode(props),
         import_check=_import_check(props),
         import_auto=_import_auto(props),
+        lock=_lock(props, requirements, runtimes, architecture),
     )
 
 
@@ -315,6 +323,23 @@ def _import_check(props: Mapping[str, Any]) -> tuple[str, ...]:
             raise InvalidProperties(f"ImportCheck: {clip(item)} is not a module name (such as numpy or "
                                     "google.protobuf).", prop="ImportCheck")
     return tuple(dict.fromkeys(item.strip() for item in items))
+
+
+def _lock(props: Mapping[str, Any], requirements: tuple[str, ...], runtimes: tuple[str, ...], architecture: str
+          ) -> layerlock.Lock | None:
+    """The Lock, checked against what the layer asks for: a stale lock is refused before any work."""
+    value = props.get("Lock")
+    if value is None or value == "" or value == []:
+        return None
+    lines = value.splitlines() if isinstance(value, str) else _strings(props, "Lock", "lock lines")
+    try:
+        lock = layerlock.parse(lines)
+    except layerlock.LockSyntax as exc:
+        raise InvalidProperties(str(exc), prop="Lock") from None
+    problem = layerlock.stale(lock, requirements, runtimes, architecture)
+    if problem:
+        raise InvalidProperties(problem, prop="Lock", kind="lock")
+    return lock
 
 
 def parse_requirements(value: object) -> tuple[str, ...]:

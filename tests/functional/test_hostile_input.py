@@ -17,7 +17,7 @@ from tests.support.cfn import Cloudformation, LambdaContext, event
 
 # Every property the provider knows (the list is checked against it below), CloudFormation's own, and any text.
 KNOWN = ["LayerName", "Requirements", "Runtime", "Architecture", "CompatibleRuntimes", "Description", "LicenseInfo",
-         "Slim", "ExcludeRuntimePackages", "ShareWith", "AllowPublicShare", "Bytecode", "ImportCheck"]
+         "Slim", "ExcludeRuntimePackages", "ShareWith", "AllowPublicShare", "Bytecode", "ImportCheck", "Lock"]
 KEYS = st.sampled_from([*KNOWN, "ServiceToken", "ServiceTimeout"]) | st.text(max_size=40)
 SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
            | st.sampled_from(["true", "false", "", "0", "python3.12", "arm64", "six==1.16.0",

@@ -224,7 +224,7 @@ def test_the_pull_request_workflow_example_runs_commands_that_exist() -> None:
             known = {o for a in parsers[command]._actions for o in a.option_strings}
             for option in re.findall(r"\s(--[a-z-]+)", rest):
                 assert option in known, f"pylayer {command} has no {option}"
-    assert used == 2
+    assert used == 3  # lint, lock --check, diff
 
 
 def test_every_example_layer_in_the_manual_is_one_the_provider_accepts() -> None:
@@ -243,3 +243,11 @@ def test_every_example_layer_in_the_manual_is_one_the_provider_accepts() -> None
                 checked += 1
                 assert findings.check(logical_id, resource) == [], f"{page.name}: {logical_id}"
     assert checked >= 3
+
+
+def test_the_locked_example_is_locked_and_up_to_date() -> None:
+    from pylayer.devtools.templates import PROVIDER_DEFAULTS, load_layers
+
+    [layer] = load_layers(str(ROOT / "examples" / "locked.yaml"), PROVIDER_DEFAULTS)[1]
+    assert layer.spec is not None and layer.spec.lock is not None, layer.problem
+    assert cli.main(["lock", str(ROOT / "examples" / "locked.yaml"), "--check"]) == 0

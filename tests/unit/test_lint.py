@@ -24,6 +24,7 @@ from pylayer.errors import InvalidProperties, PropertyFault
 from pylayer.lint import findings
 from pylayer.properties import KNOWN, Defaults, parse
 from pylayer.target import RUNTIMES
+from tests.support.locks import lock_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "lint"
@@ -88,6 +89,10 @@ PROPERTIES: dict[str, st.SearchStrategy[Any]] = {
     "Bytecode": maybe(st.sampled_from(["auto", "true", "false", "TRUE", "maybe", ""])),
     "ImportCheck": maybe(st.one_of(st.lists(st.sampled_from(["numpy", "google.protobuf", "six; rm", "1x", ""]),
                                             max_size=3), st.just("six"))),
+    "Lock": maybe(st.sampled_from([lock_lines(["python3.12"], "x86_64"), lock_lines(["python3.13"], "arm64"),
+                                   lock_lines(["python3.12", "python3.13"], "x86_64"),
+                                   lock_lines(["python3.12"], "x86_64", ("six==1.16.0", "numpy>=2")),
+                                   ["# pylayer lock: python3.12 x86_64"], ["six==1.16.0"], []])),
     "Requirement": scalars,  # a typo: refused by name
 }
 assert set(PROPERTIES) - {"Requirement"} == set(KNOWN)  # every property the provider knows is generated
@@ -109,6 +114,7 @@ RESOLVED: dict[str, list[Any]] = {
     "Architecture": ["arm64", ""], "CompatibleRuntimes": [["python3.12"], ["python3.13", "python3.12"], []],
     "Description": [""], "LicenseInfo": [""], "Slim": ["false"], "ExcludeRuntimePackages": ["false"],
     "ShareWith": [[], ["*"]], "AllowPublicShare": ["true", "false"], "Bytecode": ["auto"], "ImportCheck": [[]],
+    "Lock": [[]],
 }
 
 
@@ -193,13 +199,13 @@ def test_good_templates_are_clean(path: Path) -> None:
     assert cfn_lint(path) == []
 
 
-def test_the_seven_rules_load_with_their_severities() -> None:
+def test_the_eight_rules_load_with_their_severities() -> None:
     rules = RulesCollection()
     rules.create_from_module("pylayer.lint")
     ours = {rule.id: rule for rule in rules if rule.id[1:2] == "9"}
     assert {i: r.severity for i, r in ours.items()} == {
         "E9101": "error", "E9102": "error", "E9103": "error", "E9104": "error", "E9105": "error",
-        "W9101": "warning", "W9102": "warning"}
+        "E9106": "error", "W9101": "warning", "W9102": "warning"}
     for rule in ours.values():
         assert rule.shortdesc and rule.description and rule.source_url.startswith("https://") and rule.tags
 
@@ -211,3 +217,30 @@ def test_the_rule_follows_the_refusals_kind_not_its_wording(kind: PropertyFault,
     # The same words under every kind: rewording a Reason can never move a finding to another rule.
     assert findings.rule_for(InvalidProperties("Slim is required.", prop="Slim", kind=kind)) == rule
 
+
+
+def test_a_stale_lock_is_its_own_error_and_a_locked_layer_needs_no_pins() -> None:
+    fresh = {"LayerName": "deps", "Requirements": ["six"], "Runtime": "python3.12", "Architecture": "x86_64",
+             "Lock": lock_lines(["python3.12"], "x86_64", ("six",))}
+    assert [f.rule for f in findings.check("Layer", {"Properties": {**TOKEN, **fresh}})] == []
+    stale = {**fresh, "Requirements": ["six", "numpy>=2"]}
+    [finding] = findings.check("Layer", {"Properties": {**TOKEN, **stale}})
+    assert finding.rule == findings.STALE_LOCK and finding.path == ("Properties", "Lock")
+    assert "Lock holds no numpy for python3.12" in finding.message
+    unlocked = {k: v for k, v in fresh.items() if k != "Lock"}
+    assert [f.rule for f in findings.check("Layer", {"Properties": {**TOKEN, **unlocked}})] == [
+        findings.UNPINNED_REQUIREMENT]
+
+
+def test_a_lock_beside_requirements_known_only_at_deploy_time_is_never_called_stale() -> None:
+    props = {"LayerName": "deps", "Requirements": [{"Ref": "Extra"}, "six"], "Runtime": "python3.12",
+             "Architecture": "x86_64", "Lock": lock_lines(["python3.12"], "x86_64", ("six",))}
+    assert findings.check("Layer", {"Properties": {**TOKEN, **props}}) == []
+
+
+def test_a_lock_with_an_entry_known_only_at_deploy_time_is_not_judged() -> None:
+    lines: list[Any] = [*lock_lines(["python3.12"], "x86_64", ("six",))[:1], {"Ref": "LockedSix"}]
+    props = {"LayerName": "deps", "Requirements": ["six"], "Runtime": "python3.12", "Architecture": "x86_64",
+             "Lock": lines}
+    assert [f for f in findings.check("Layer", {"Properties": {**TOKEN, **props}})
+            if f.rule in findings.ERRORS] == []

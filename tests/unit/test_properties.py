@@ -162,7 +162,7 @@ def test_the_schema_lists_every_property_the_parser_knows() -> None:
     assert [p.name for p in SCHEMA] == ["LayerName", "Requirements", "Runtime", "Architecture",
                                         "CompatibleRuntimes", "Description", "LicenseInfo", "Slim",
                                         "ExcludeRuntimePackages", "ShareWith", "AllowPublicShare", "Bytecode",
-                                        "ImportCheck"]
+                                        "ImportCheck", "Lock"]
     assert [p.name for p in SCHEMA if p.required] == ["LayerName", "Requirements"]
 
 

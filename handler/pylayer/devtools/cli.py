@@ -10,6 +10,7 @@ unit-tested without a network; this module runs uv, downloads wheels and starts 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import shutil
@@ -20,20 +21,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import archive, builder, identity, imageroot
+from .. import archive, builder, identity, imageroot, layerlock
 from ..errors import ProviderError
-from ..index import Index
+from ..index import Index, validate_url
 from ..install import find_uv
 from ..interpreters import Interpreters
 from ..properties import Defaults, LayerSpec, parse
 from ..target import ARCHITECTURES, RUNTIMES
 from ..verify import verify
 from ..workers import LocalWorkers, RuntimeSite
-from . import published
+from . import lockwriter, published
 from .layerdiff import Content, compare_published, content_of, diff_templates, distribution_sizes
 from .layerdir import REQUIREMENTS_FILE, layer_files, layer_name_for, merge, read_layer_requirements
 from .report import format_diff, format_lock, human, number, size_table, text_table
-from .templates import PROVIDER_DEFAULTS, RESOURCE_TYPE, CliError, load_layers
+from .templates import PROVIDER_DEFAULTS, RESOURCE_TYPE, CliError, TemplateLayer, load_layers
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,12 @@ def _workdir() -> Iterator[Path]:
 
 def _engine(cache: Path) -> builder.Engine:
     return builder.Engine(cache.resolve())
+
+
+def _index(args: argparse.Namespace) -> Index:
+    """The index to resolve from: --index-url (a mirror, a private index without credentials), else PyPI."""
+    url = getattr(args, "index_url", "") or ""
+    return Index(validate_url(url)) if url else Index()
 
 
 def _no_deadline() -> float:
@@ -119,27 +126,84 @@ def run_build(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- lock
 
 def run_lock(args: argparse.Namespace) -> int:
-    _, layers = load_layers(args.template, _defaults(args))
+    """Print each layer's resolution; with --write, write the Lock of each layer whose lock is missing or
+    stale (every layer's with --all) into the template; with --check, resolve nothing and fail on a stale
+    lock."""
+    if args.check:
+        return max(_check_locks(template, _defaults(args)) for template in args.template)
+    if len(args.template) != 1:
+        raise CliError("give one TEMPLATE (several only with --check).")
+    [template] = args.template
+    source, layers = load_layers(template, _defaults(args))
     if not layers:
-        print(f"{args.template}: no {RESOURCE_TYPE} resources")
+        print(f"{template}: no {RESOURCE_TYPE} resources")
         return 0
+    if args.write and source.revision is not None:
+        raise CliError(f"{template}: --write needs a template file, not a git revision.")
     engine = _engine(args.cache)
     failed = 0
+    written: dict[str, list[str]] = {}
     with _workdir() as workdir:
         for number_, layer in enumerate(layers):
+            state = lock_state(layer)
+            refresh = args.write and (args.all or state != "up to date")
+            spec = layer.unlocked if refresh else layer.spec  # a refresh resolves anew, not held to the old lock
             resolved, failure = None, ""
-            if layer.spec is not None:
+            if spec is not None:
                 folder = workdir / str(number_)
                 folder.mkdir()
                 try:
-                    resolved = engine.resolve_all(layer.spec, folder, Index(), _no_deadline)
+                    resolved = engine.resolve_all(spec, folder, _index(args), _no_deadline)
                 except ProviderError as exc:
                     failure = exc.reason
-            failed += bool(layer.invalid or failure)
-            print("\n".join(format_lock(layer, resolved, failure)) + "\n", flush=True)
+            shown = dataclasses.replace(layer, invalid="") if refresh and spec is not None else layer
+            failed += bool(shown.invalid or failure)
+            if refresh and spec is not None and resolved is not None:
+                written[layer.logical_id] = layerlock.make(
+                    spec.requirements, spec.architecture, {t.runtime: ws for t, ws in resolved.items()}).lines()
+                state = "written"
+            said = [f"  Lock: {state}"] if args.write or "Lock" in layer.properties else []
+            print("\n".join([*format_lock(shown, resolved, failure), *said]) + "\n", flush=True)
+    if written:
+        path = Path(source.path)
+        text = path.read_text(encoding="utf-8")
+        changed = lockwriter.write(text, written)
+        if changed != text:
+            path.write_text(changed, encoding="utf-8")
+        print(f"{path}: Lock written for {', '.join(written)}", file=sys.stderr)
     if failed:
         print(f"{failed} of {len(layers)} layers cannot be built", file=sys.stderr)
     return 1 if failed else 0
+
+
+def lock_state(layer: TemplateLayer) -> str:
+    """What a layer's Lock is: up to date, stale (why), none, or unknown (intrinsics)."""
+    if "Lock" not in layer.properties:
+        return "none (pylayer lock --write adds one)"
+    if layer.spec is not None and layer.spec.lock is not None:
+        return "up to date"
+    if layer.unlocked is not None:
+        return f"stale: {layer.invalid}"
+    return f"unknown: {layer.problem}"
+
+
+def _check_locks(template: str, defaults: Defaults) -> int:
+    """--check: every Lock up to date (a layer without one is reported, not failed). Nothing is resolved.
+    A file that is not a template (pre-commit passes every YAML file it matched) is skipped."""
+    try:
+        _, layers = load_layers(template, defaults)
+    except CliError as exc:
+        print(f"{template}: skipped, not a template ({exc})")
+        return 0
+    stale = 0
+    for layer in layers:
+        state = lock_state(layer)
+        stale += state.startswith(("stale", "unknown")) and "Lock" in layer.properties
+        print(f"{layer.label()}: Lock {state}")
+    if stale:
+        print(f"{stale} of {len(layers)} locks are stale: run pylayer lock --write and review the change",
+              file=sys.stderr)
+    return 1 if stale else 0
 
 
 # --------------------------------------------------------------------------- diff
@@ -147,16 +211,17 @@ def run_lock(args: argparse.Namespace) -> int:
 class Measurer:
     """Resolve, fetch and size a spec with the engine; each distinct content once per run."""
 
-    def __init__(self, engine: builder.Engine, workdir: Path) -> None:
+    def __init__(self, engine: builder.Engine, workdir: Path, index: Index | None = None) -> None:
         self.engine = engine
         self.workdir = workdir
+        self.index = index or Index()
         self.done: dict[tuple[object, ...], Content] = {}
 
     def __call__(self, spec: LayerSpec) -> Content:
-        key = (spec.requirements, spec.targets, spec.slim, spec.exclude_runtime_packages)
+        key = (spec.requirements, spec.targets, spec.slim, spec.exclude_runtime_packages, spec.lock)
         if key not in self.done:
             folder = Path(tempfile.mkdtemp(dir=self.workdir))
-            built = self.engine.layer_entries(spec, folder, Index(), _no_deadline)
+            built = self.engine.layer_entries(spec, folder, self.index, _no_deadline)
             per_runtime = {t.runtime: {w.name: w.version for w in ws} for t, ws in built.chosen.items()}
             self.done[key] = content_of(built.entries, per_runtime)
         return self.done[key]
@@ -166,7 +231,7 @@ def run_diff(args: argparse.Namespace) -> int:
     defaults = _defaults(args)
     new_source, new_layers = load_layers(args.new, defaults)
     with _workdir() as workdir:
-        measure = Measurer(_engine(args.cache), workdir)
+        measure = Measurer(_engine(args.cache), workdir, _index(args))
         if published.is_published(args.old):
             diffs = [_diff_published(args, new_layers, measure, workdir)]
         else:
@@ -248,10 +313,20 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--cache", **cache)
     build.set_defaults(run=run_build)
 
-    lock = commands.add_parser("lock", help="resolve every Custom::PythonLayer of a template",
+    lock = commands.add_parser("lock", help="resolve every Custom::PythonLayer of a template, and lock it",
                                description="Print the packages each Custom::PythonLayer of a template "
-                                           "resolves to, per runtime (nothing is downloaded).")
-    lock.add_argument("template", metavar="TEMPLATE")
+                                           "resolves to, per runtime (nothing is downloaded). --write puts "
+                                           "the result in the template as each layer's Lock, which the "
+                                           "provider then installs exactly, hashes checked.")
+    lock.add_argument("template", metavar="TEMPLATE", nargs="+", help="one template (several with --check)")
+    mode = lock.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true",
+                      help="write the Lock of every layer whose lock is missing or stale, in place")
+    mode.add_argument("--check", action="store_true",
+                      help="resolve nothing; exit 1 if a layer's Lock is stale (for pre-commit and CI)")
+    lock.add_argument("--all", action="store_true", help="with --write: refresh every layer's Lock")
+    lock.add_argument("--index-url", metavar="URL", default="",
+                      help="the simple index to resolve from, as the provider's PACKAGE_INDEX_URL (default: PyPI)")
     _target_options(lock, "default-")
     lock.add_argument("--cache", **cache)
     lock.set_defaults(run=run_lock)
@@ -267,6 +342,8 @@ def parser() -> argparse.ArgumentParser:
     _target_options(diff, "default-")
     diff.add_argument("--format", choices=("text", "markdown"), default="text")
     diff.add_argument("--fail-on-change", action="store_true", help="exit 1 when any layer differs")
+    diff.add_argument("--index-url", metavar="URL", default="",
+                      help="the simple index to resolve from, as the provider's PACKAGE_INDEX_URL (default: PyPI)")
     diff.add_argument("--cache", **cache)
     diff.set_defaults(run=run_diff)
 

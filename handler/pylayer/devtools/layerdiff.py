@@ -194,7 +194,8 @@ def _values(layer: TemplateLayer) -> dict[str, str]:
     values = {"LayerName": spec.layer_name, "CompatibleRuntimes": ", ".join(t.runtime for t in spec.targets),
               "Architecture": spec.architecture}
     for item in fields(spec):
-        if item.name not in ("layer_name", "requirements", "architecture", "runtimes", "import_auto"):
+        # Requirements and Lock show as package changes, the same whether a template pins or locks.
+        if item.name not in ("layer_name", "requirements", "architecture", "runtimes", "import_auto", "lock"):
             values[_PROPERTY_NAMES.get(item.name, item.name)] = _show(getattr(spec, item.name))
     values["ImportCheck"] = _show(spec.import_check) if spec.import_check else spec.import_mode
     values.update(layer.stood_in)
@@ -202,7 +203,7 @@ def _values(layer: TemplateLayer) -> dict[str, str]:
 
 
 def property_changes(old: TemplateLayer, new: TemplateLayer) -> list[PropertyChange]:
-    """What changed besides Requirements (whose effect the package changes show)."""
+    """What changed besides Requirements and Lock (whose effect the package changes show)."""
     before, after = _values(old), _values(new)
     return [PropertyChange(k, before.get(k, "-"), after.get(k, "-")) for k in dict.fromkeys([*before, *after])
             if before.get(k, "-") != after.get(k, "-")]
@@ -216,9 +217,9 @@ def unchanged(old: TemplateLayer, new: TemplateLayer) -> bool:
 
 
 def same_content(old: LayerSpec, new: LayerSpec) -> bool:
-    """Same files in the layer: requirements, targets, slimming and bytecode (labels aside)."""
-    return (old.requirements, old.targets, old.slim, old.exclude_runtime_packages, old.bytecode) == \
-        (new.requirements, new.targets, new.slim, new.exclude_runtime_packages, new.bytecode)
+    """Same files in the layer: requirements, lock, targets, slimming and bytecode (labels aside)."""
+    return (old.requirements, old.lock, old.targets, old.slim, old.exclude_runtime_packages, old.bytecode) == \
+        (new.requirements, new.lock, new.targets, new.slim, new.exclude_runtime_packages, new.bytecode)
 
 
 @dataclass(frozen=True)

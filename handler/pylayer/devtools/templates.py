@@ -23,7 +23,7 @@ class CliError(Exception):
 
 # Properties whose value decides what is installed: an intrinsic function there
 # makes the layer's content unknowable before the stack is deployed.
-_CONTENT_PROPERTIES = ("Requirements", "Runtime", "Architecture", "CompatibleRuntimes", "Slim",
+_CONTENT_PROPERTIES = ("Requirements", "Runtime", "Architecture", "CompatibleRuntimes", "Lock", "Slim",
                        "ExcludeRuntimePackages")
 # The others only label or share the version: an intrinsic there is left out
 # (LayerName, which is required, gets a stand-in), so the layer still resolves.
@@ -94,6 +94,7 @@ class TemplateLayer:
     unresolved: str = ""  # an intrinsic decides the content: known only when deployed
     invalid: str = ""  # the provider's own InvalidProperties reason
     stood_in: tuple[tuple[str, str], ...] = ()  # (property, its intrinsic rendered) left out of the spec
+    unlocked: LayerSpec | None = None  # the spec without its Lock (what pylayer lock --write resolves)
 
     @property
     def problem(self) -> str:
@@ -131,10 +132,12 @@ def layer_from_properties(logical_id: str, raw: object, defaults: Defaults) -> T
     if "LayerName" in dict(stood_in):
         literal["LayerName"] = _LAYER_NAME_STAND_IN
     try:
+        unlocked = parse({k: v for k, v in literal.items() if k != "Lock"}, defaults)
         spec = parse(literal, defaults)
     except InvalidProperties as exc:
-        return TemplateLayer(logical_id, props, name, target, invalid=exc.reason, stood_in=stood_in)
-    return TemplateLayer(logical_id, props, name, spec.describe(), spec=spec, stood_in=stood_in)
+        known = unlocked if exc.prop == "Lock" else None
+        return TemplateLayer(logical_id, props, name, target, invalid=exc.reason, stood_in=stood_in, unlocked=known)
+    return TemplateLayer(logical_id, props, name, spec.describe(), spec=spec, stood_in=stood_in, unlocked=unlocked)
 
 
 def read_layers(template: object, defaults: Defaults) -> list[TemplateLayer]:

@@ -84,10 +84,20 @@ class PythonLayerBadRequirement(_Matcher, CloudFormationLintRule):  # type: igno
     tags: ClassVar[list[str]] = [*_TAGS, "requirements"]
 
 
+class PythonLayerStaleLock(_Matcher, CloudFormationLintRule):  # type: ignore[misc]
+    id = findings.STALE_LOCK
+    shortdesc = "Custom::PythonLayer Lock does not hold what the layer asks for"
+    description = ("The Lock was made for other Requirements, runtimes or architecture (a stale lock): the "
+                   "provider refuses it. Run pylayer lock --write and review the change.")
+    source_url = _DOCS
+    tags: ClassVar[list[str]] = [*_TAGS, "requirements"]
+
+
 class PythonLayerUnpinnedRequirement(_Matcher, CloudFormationLintRule):  # type: ignore[misc]
     id = findings.UNPINNED_REQUIREMENT
     shortdesc = "Custom::PythonLayer requirement not pinned"
-    description = "A requirement without == can resolve to another version while the template shows no change."
+    description = ("A requirement without == in a layer without a Lock can resolve to another version while the "
+                   "template shows no change.")
     source_url = _PEP508
     tags: ClassVar[list[str]] = [*_TAGS, "requirements"]
 

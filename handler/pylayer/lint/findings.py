@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from packaging.requirements import Requirement
 
+from .. import layerlock
 from ..errors import InvalidProperties, PropertyFault
 from ..properties import IGNORED, KNOWN, SCHEMA, Defaults, LayerSpec, parse
 
@@ -24,9 +25,10 @@ MISSING_PROPERTY = "E9102"
 WRONG_TYPE = "E9103"
 BAD_VALUE = "E9104"
 BAD_REQUIREMENT = "E9105"
+STALE_LOCK = "E9106"
 UNPINNED_REQUIREMENT = "W9101"
 NO_SERVICE_TIMEOUT = "W9102"
-ERRORS = (UNKNOWN_PROPERTY, MISSING_PROPERTY, WRONG_TYPE, BAD_VALUE, BAD_REQUIREMENT)
+ERRORS = (UNKNOWN_PROPERTY, MISSING_PROPERTY, WRONG_TYPE, BAD_VALUE, BAD_REQUIREMENT, STALE_LOCK)
 # The provider's own defaults do not matter to a verdict: any supported runtime and architecture will do.
 DEFAULTS = Defaults("python3.13", "arm64")
 # For a required property known only at deploy time: a value the provider accepts.
@@ -34,6 +36,8 @@ _STAND_INS: dict[str, object] = {"LayerName": "unresolved", "Requirements": ["un
 # An optional property known only at deploy time stands in as its most permissive value.
 _PERMISSIVE: dict[str, object] = {"AllowPublicShare": "true"}
 _REQUIRED = frozenset(p.name for p in SCHEMA if p.required)
+# What a Lock is made from: a deploy-time value in any of them, and whether the lock is stale is unknowable.
+_LOCKED_INPUTS = ("Requirements", "Runtime", "CompatibleRuntimes", "Architecture", "Lock")
 
 
 class Finding(NamedTuple):
@@ -101,12 +105,14 @@ def knowable(properties: Mapping[str, Any]) -> dict[str, object]:
             known[name] = None  # still unknown to the provider, whatever its value
     if "CompatibleRuntimes" in partial:
         known.pop("Runtime", None)  # it may be one of the entries known only at deploy time
+    if any(_has_function(properties.get(name)) for name in _LOCKED_INPUTS):
+        known.pop("Lock", None)  # what the lock must hold is known only at deploy time
     return known
 
 
 # A refusal's kind (set where the provider raises it) names the rule: rewording a Reason moves nothing.
 RULES: dict[PropertyFault, str] = {"unknown": UNKNOWN_PROPERTY, "missing": MISSING_PROPERTY, "type": WRONG_TYPE,
-                                   "value": BAD_VALUE, "requirement": BAD_REQUIREMENT}
+                                   "value": BAD_VALUE, "requirement": BAD_REQUIREMENT, "lock": STALE_LOCK}
 
 
 def rule_for(error: InvalidProperties) -> str:
@@ -115,10 +121,25 @@ def rule_for(error: InvalidProperties) -> str:
 
 def verdict(properties: Mapping[str, Any]) -> tuple[LayerSpec | None, InvalidProperties | None]:
     """The provider's own reading of what is knowable: a spec, or its refusal."""
+    known = knowable(properties)
     try:
-        return parse(knowable(properties), DEFAULTS), None
+        return parse(known, _defaults_for(known)), None
     except InvalidProperties as exc:
         return None, exc
+
+
+def _defaults_for(known: Mapping[str, object]) -> Defaults:
+    """The provider's defaults are known only where it is deployed: for a locked layer that omits Runtime or
+    Architecture, the ones its Lock was made for (a provider with those defaults accepts it)."""
+    lines = known.get("Lock")
+    try:
+        lock = layerlock.parse(lines.splitlines() if isinstance(lines, str) else lines) if isinstance(
+            lines, (str, list)) and all(isinstance(x, str) for x in lines) else None
+    except layerlock.LockSyntax:
+        lock = None
+    if lock is None:
+        return DEFAULTS
+    return Defaults(lock.runtimes[0] if len(lock.runtimes) == 1 else DEFAULTS.runtime, lock.architecture)
 
 
 def check(logical_id: str, resource: Mapping[str, Any]) -> list[Finding]:
@@ -148,8 +169,8 @@ def check(logical_id: str, resource: Mapping[str, Any]) -> list[Finding]:
 
 def _unpinned(logical_id: str, base: tuple[str | int, ...], properties: Mapping[str, Any],
               spec: LayerSpec) -> list[Finding]:
-    if "Requirements" not in properties or _has_function(properties["Requirements"]):
-        return []
+    if "Requirements" not in properties or _has_function(properties["Requirements"]) or spec.lock is not None:
+        return []  # a locked layer is held to its lock, pinned or not
     loose = []
     for text in spec.requirements:
         pins = [s for s in Requirement(text).specifier if s.operator == "===" or
@@ -160,5 +181,5 @@ def _unpinned(logical_id: str, base: tuple[str | int, ...], properties: Mapping[
         return []
     return [Finding(UNPINNED_REQUIREMENT, (*base, "Requirements"),
                     f"{logical_id}: Requirements {', '.join(loose[:3])}{' ...' if len(loose) > 3 else ''} "
-                    "not pinned to one version with ==: the layer can change between deploys while the "
-                    "template stays the same.")]
+                    "not pinned to one version with ==, and no Lock: the layer can change between deploys while "
+                    "the template stays the same. Run pylayer lock --write (or pin with ==).")]
