@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import io
+import json
 import os
 import sys
 import tempfile
 import time
+import tomllib
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -49,25 +52,61 @@ def packages_in(endpoint: str, answer: dict[str, Any]) -> list[str]:
         Bucket=aws.BUCKET, Key=f"layers/sha256/{sha_hex}.zip")["Body"].read()
     with zipfile.ZipFile(io.BytesIO(body)) as zf:
         names = zf.namelist()
-    shared = sum(1 for n in names if n.endswith(".so"))
-    found = []
-    for name in sorted(n for n in names if n.endswith(".dist-info/METADATA")):
-        parts = name.split("/")
-        folder = "python/" if len(parts) == 3 else f"{parts[2]} only"
-        found.append(f"{parts[-2].removesuffix('.dist-info').replace('-', '==', 1):<32} {folder}")
-    tags = sorted({n.rsplit(".", 2)[-2] for n in names if n.endswith(".pyc")})
-    pycs = ", ".join(f"{sum(1 for n in names if n.endswith(f'.{t}.pyc'))} {t}" for t in tags)
-    locks = [n for n in names if n.startswith("pylayer/")]
-    return [*found, f"({len(names)} files: {shared} shared objects, .pyc {pycs or 'none'}, {len(locks)} locks)"]
+        shared = sum(1 for n in names if n.endswith(".so"))
+        found = []
+        for name in sorted(n for n in names if n.endswith(".dist-info/METADATA")):
+            parts = name.split("/")
+            folder = "python/" if len(parts) == 3 else f"{parts[2]} only"
+            found.append(f"{parts[-2].removesuffix('.dist-info').replace('-', '==', 1):<32} {folder}")
+        tags = sorted({n.rsplit(".", 2)[-2] for n in names if n.endswith(".pyc")})
+        pycs = ", ".join(f"{sum(1 for n in names if n.endswith(f'.{t}.pyc'))} {t}" for t in tags)
+        locks = [f"lock {n}: {locked(zf.read(n))}" for n in names if n.startswith("pylayer/")]
+    return [*found, f"({len(names)} files: {shared} shared objects, .pyc {pycs or 'none'})", *locks]
+
+
+def locked(text: bytes) -> str:
+    """What one of the archive's PEP 751 locks holds: each package at its version, with its wheel's sha256."""
+    packages = tomllib.loads(text.decode()).get("packages", [])
+    return ", ".join(f"{p['name']}=={p['version']} (sha256 {p['wheels'][0]['hashes']['sha256'][:12]}...)"
+                     for p in packages)
+
+
+def _number(value: object) -> str:
+    first = value[0] if isinstance(value, list) and value else value
+    return f"{first:g}" if isinstance(first, (int, float)) else str(first)
+
+
+def quietly(send: Callable[[], Received]) -> tuple[Received, str]:
+    """The request, with the handler's metric lines (CloudWatch's embedded format, which a Lambda function
+    prints for CloudWatch to read) kept out of the demo's output and summed up in one labelled line."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        received = send()
+    metrics: list[str] = []
+    for line in printed.getvalue().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and "_aws" in record:
+            for directive in record["_aws"].get("CloudWatchMetrics", []):
+                metrics += [f"{m['Name']} {_number(record.get(m['Name']))}" for m in directive.get("Metrics", [])]
+        elif isinstance(record, dict) and "message" in record:
+            print(f"   log {record.get('level', ''):<16}{record['message']}")  # the provider's own log lines
+        else:
+            print(line)
+    return received, ", ".join(metrics)
 
 
 def step(endpoint: str, title: str, send: Callable[[], Received],
          expected_live: Callable[[str], set[str]]) -> dict[str, Any]:
     """Send one request; check the answer and that moto holds exactly the versions expected."""
     started = time.monotonic()
-    answer = send().body
+    received, metrics = quietly(send)
+    answer = received.body
     elapsed = time.monotonic() - started
     print(f"\n== {title}: {answer['Status']} in {elapsed:.1f} s")
+    print(f"   metrics (EMF)       {metrics or 'none'}")
     if answer["Status"] != "SUCCESS":
         raise DemoFailed(f"{title} answered {answer['Status']}: {answer.get('Reason')}")
     print(f"   PhysicalResourceId  {answer['PhysicalResourceId']}")
@@ -79,7 +118,7 @@ def step(endpoint: str, title: str, send: Callable[[], Received],
         print(f"   Bytecode            {data['Bytecode']}")
         print(f"   Proof               {data['Proof']}")
         for line in packages_in(endpoint, answer):
-            print(f"   package             {line}")
+            print(f"   {'lock' if line.startswith('lock ') else 'package':<20}{line.removeprefix('lock ')}")
     live = aws.live_versions(endpoint, str(CREATE["LayerName"]))
     wanted = expected_live(answer["PhysicalResourceId"])
     print(f"   versions in moto    {sorted(live) or 'none'}")
@@ -96,8 +135,10 @@ def refused(endpoint: str, cfn: Cloudformation) -> None:
         print("\n== Create of lightgbm: skipped (no Lambda-like root here: `make roots` as root)")
         return
     started = time.monotonic()
-    answer = cfn.create(REFUSED, logical_id="Refused").body
+    received, metrics = quietly(lambda: cfn.create(REFUSED, logical_id="Refused"))
+    answer = received.body
     print(f"\n== Create of lightgbm (expected to fail): {answer['Status']} in {time.monotonic() - started:.1f} s")
+    print(f"   metrics (EMF)       {metrics or 'none'}")
     print(f"   Reason              {answer.get('Reason')}")
     live = aws.live_versions(endpoint, str(REFUSED["LayerName"]))
     print(f"   versions in moto    {sorted(live) or 'none'}")

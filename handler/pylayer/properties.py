@@ -8,6 +8,7 @@ else may escape ``parse``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -148,7 +149,7 @@ def parse(properties: object, defaults: Defaults) -> LayerSpec:
     unknown = sorted(str(k) for k in props if k not in KNOWN)
     if unknown:
         raise InvalidProperties(
-            f"Unknown properties: {clip(', '.join(unknown), 120)}. "
+            f"Unknown properties: {clip(', '.join(unknown), 120)}.{_did_you_mean(unknown)} "
             f"Allowed: {', '.join(p.name for p in SCHEMA)}.", prop=unknown[0], kind="unknown"
         )
     architecture = _choice(props, "Architecture", ARCHITECTURES, defaults.architecture)
@@ -170,6 +171,17 @@ def parse(properties: object, defaults: Defaults) -> LayerSpec:
         import_auto=_import_auto(props),
         lock=_lock(props, requirements, runtimes, architecture),
     )
+
+
+def _did_you_mean(unknown: list[str]) -> str:
+    """' Did you mean Requirements?' for a near miss (Requirement, layername, ImportChecks); '' otherwise."""
+    by_case = {name.lower(): name for name in KNOWN}
+    guesses = []
+    for name in unknown[:3]:
+        close = difflib.get_close_matches(name.lower(), list(by_case), n=1, cutoff=0.75)
+        if close and by_case[close[0]] not in guesses:
+            guesses.append(by_case[close[0]])
+    return f" Did you mean {' or '.join(guesses)}?" if guesses else ""
 
 
 def _required(props: Mapping[str, Any], name: str) -> Any:

@@ -161,3 +161,35 @@ def test_a_delete_never_removes_another_resources_version(make_stack: Callable[.
 
     assert answer["Status"] == "SUCCESS"
     stack.check()  # still there
+
+
+def test_an_upgraded_provider_adopts_and_deletes_what_an_older_release_published(
+        cfn: Cloudformation, moto_endpoint: str) -> None:
+    """docs/operations.md, "Upgrading the provider": a version published by an older release (its marker
+    without the bytecode and proof letters), then the Update and the Delete of the new provider, in a new
+    container."""
+    from pylayer import identity
+    from tests.support import aws
+
+    made = cfn.create(SIX).body
+    assert made["Status"] == "SUCCESS", made["Reason"]
+    lam = aws.client("lambda", moto_endpoint)
+    layer, number = str(made["PhysicalResourceId"]).rsplit(":", 1)
+    current = lam.get_layer_version(LayerName=layer, VersionNumber=int(number))
+    marker = identity.read_marker(current["Description"])
+    assert marker is not None
+    older = identity.describe("", identity.Marker(marker.version, marker.owner, marker.unzipped_size))
+    [archive] = [k for k in aws.artifacts(moto_endpoint) if k.startswith("layers/")]
+    old = lam.publish_layer_version(LayerName="six", Description=older, CompatibleRuntimes=["python3.12"],
+                                    Content={"S3Bucket": aws.BUCKET, "S3Key": archive})["LayerVersionArn"]
+    lam.delete_layer_version(LayerName=layer, VersionNumber=int(number))  # only the older release's is left
+    cfn.app.default_store.cache_clear()  # the upgraded provider: a new container
+
+    updated = cfn.update({**SIX, "ServiceTimeout": "600"}, SIX, old).body  # nothing that decides the version
+
+    assert updated["Status"] == "SUCCESS", updated["Reason"]
+    assert updated["PhysicalResourceId"] == old
+    assert aws.live_versions(moto_endpoint, "six") == {old}
+    deleted = cfn.delete(SIX, old).body
+    assert deleted["Status"] == "SUCCESS"
+    assert aws.live_versions(moto_endpoint, "six") == set()

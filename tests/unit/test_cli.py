@@ -121,7 +121,8 @@ def test_invalid_properties_get_the_providers_own_reason() -> None:
     layers = layers_of(TEMPLATE)
     assert layers["Refused"].invalid.startswith("Requirements: -r other.txt is a pip option")
     # An unknown property is refused before its intrinsic could excuse it.
-    assert layers["Misspelt"].invalid.startswith("Unknown properties: Requirement. Allowed: LayerName")
+    assert layers["Misspelt"].invalid.startswith(
+        "Unknown properties: Requirement. Did you mean Requirements? Allowed: LayerName")
     assert layers["Refused"].problem.startswith("invalid: ")
 
 
@@ -630,3 +631,18 @@ def test_a_layer_version_arn_is_fetched_through_get_layer_version(tmp_path: Path
     assert published.content_of_archive(path)[0].packages == {"six": "1.16.0"}
     with pytest.raises(templates.CliError, match="not an https URL"):
         published.download("http://example.com/x.zip", tmp_path / "x.zip")
+
+
+def test_the_build_table_names_each_runtimes_copy_and_labels_the_locks() -> None:
+    entries = [
+        member_entry("python/lib/python3.12/site-packages/core/_speed.so", 700, "c312"),
+        member_entry("python/lib/python3.12/site-packages/core-2.0.dist-info/METADATA", 10, "c312"),
+        member_entry("python/lib/python3.13/site-packages/core/_speed.so", 600, "c313"),
+        member_entry("python/lib/python3.13/site-packages/core-2.0.dist-info/METADATA", 10, "c313"),
+        archive.Entry("pylayer/0123456789abcdef/pylock.python312.toml", 40, False, data=b"x" * 40),
+    ]
+    table = report.size_table(layerdiff.distribution_sizes(entries))
+    assert [line.split()[:2] for line in table[1:]] == [["core", "[python3.12]"], ["core", "[python3.13]"],
+                                                       ["pylayer/", "(PEP"]]
+    assert table[3].split()[4] == "-"  # the locks have no version, and say so
+    assert layerdiff.content_of(entries).sizes == {"core": 1320}  # a package's size counts every copy

@@ -207,3 +207,12 @@ def test_sharing_with_everyone_needs_the_explicit_opt_in() -> None:
 ])
 def test_bad_share_with_entries(value: object, expected: str) -> None:
     assert expected in refused({"LayerName": "a", "Requirements": ["six"], "ShareWith": value})
+
+
+@pytest.mark.parametrize(("props", "hint"), [({"Requirement": ["six"]}, " Did you mean Requirements? "),
+                                             ({"layername": "a"}, " Did you mean LayerName? "),
+                                             ({"IndexUrl": "https://x"}, None), ({"Nope": "1"}, None)])
+def test_an_unknown_property_near_a_known_one_names_it(props: dict[str, object], hint: str | None) -> None:
+    with pytest.raises(InvalidProperties) as caught:
+        parse({"LayerName": "a", "Requirements": ["six"], **props}, Defaults("python3.12", "x86_64"))
+    assert (hint in caught.value.reason) if hint else ("Did you mean" not in caught.value.reason)

@@ -15,6 +15,8 @@ from ..properties import LayerSpec, clip
 from .templates import TemplateLayer
 
 LOCAL_VERSION = "(layer dir)"
+LOCKS = "pylayer/ (PEP 751 locks)"  # the provider's locks, outside python/
+_RUNTIME_FOLDER = re.compile(r"^python/lib/(?P<runtime>python3\.\d+)/site-packages/")
 
 
 _METADATA = re.compile(r"^(?P<name>[^/]+?)-(?P<version>[^/-]+)\.dist-info/METADATA$")
@@ -25,6 +27,11 @@ class PackageSize:
     name: str  # canonical distribution name, or a top-level name of the layer directory
     version: str  # LOCAL_VERSION for the layer directory's files
     size: int  # unzipped bytes in the layer
+    runtime: str = ""  # the runtime whose own folder holds it ("" under python/, for every runtime)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} [{self.runtime}]" if self.runtime else self.name
 
     @property
     def local(self) -> bool:
@@ -44,6 +51,7 @@ def distribution_sizes(entries: Sequence[archive.Entry], local: frozenset[str] =
     per top-level name of the layer directory's files; largest first."""
     groups: dict[str, int] = {}
     labels: dict[str, tuple[str, str]] = {}
+    runtimes: dict[str, str] = {}
     keys: dict[str, str] = {}
     ordered = sorted(entries, key=lambda e: _source_of(e.arcname) != e.arcname)  # sources before their .pyc
     for entry in ordered:
@@ -58,6 +66,11 @@ def distribution_sizes(entries: Sequence[archive.Entry], local: frozenset[str] =
         elif entry.member is not None and not entry.arcname.endswith(".pyc"):
             key = f"wheel:{entry.member.wheel}"
             labels.setdefault(key, (entry.member.wheel.name, ""))
+            folder = _RUNTIME_FOLDER.match(entry.arcname)
+            runtimes.setdefault(key, folder["runtime"] if folder else "")
+        elif entry.arcname.startswith("pylayer/"):
+            key = "locks"
+            labels[key] = (LOCKS, "")
         else:  # files from no wheel (the locks, a folder on disk): grouped by their top folder
             key = f"file:{top}"
             labels.setdefault(key, (top.removesuffix(".py"), ""))
@@ -66,8 +79,8 @@ def distribution_sizes(entries: Sequence[archive.Entry], local: frozenset[str] =
         metadata = _METADATA.match(inside)
         if metadata and entry.arcname not in local:
             labels[key] = (canonicalize_name(metadata["name"]), metadata["version"])
-    rows = [PackageSize(*labels[key], size) for key, size in groups.items()]
-    return sorted(rows, key=lambda r: (-r.size, r.name))
+    rows = [PackageSize(*labels[key], size, runtimes.get(key, "")) for key, size in groups.items()]
+    return sorted(rows, key=lambda r: (-r.size, r.name, r.runtime))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from packaging.utils import canonicalize_name
 
 from .. import slim, wheels
 from ..target import Target
-from .layerdiff import EMPTY_CONTENT, LayerDiff, PackageChange, PackageSize
+from .layerdiff import EMPTY_CONTENT, LOCKS, LayerDiff, PackageChange, PackageSize
 from .templates import TemplateLayer
 
 
@@ -65,7 +65,8 @@ def size_table(rows: Sequence[PackageSize]) -> list[str]:
     """The build's table: package, version, unzipped bytes, share of the layer."""
     total = sum(r.size for r in rows)
     body = [("package", "version", "unzipped", "share")]
-    body += [(r.name, r.version or "?", number(r.size), share(r.size, total)) for r in rows]
+    body += [(r.label, r.version or ("-" if r.name == LOCKS else "?"), number(r.size), share(r.size, total))
+             for r in rows]
     return text_table(body, right=frozenset({2, 3}))
 
 
