@@ -48,3 +48,20 @@ def test_the_providers_grants_are_per_prefix_and_never_reach_the_reapers_records
     assert not any("AWSLambdaBasicExecutionRole" in str(arn) for arn in role["ManagedPolicyArns"])
     logs = resources["ProviderFunctionLogs"]["Properties"]["PolicyDocument"]["Statement"][0]
     assert str(logs["Resource"]) == str({"Fn::GetAtt": ["ProviderFunctionLogGroup", "Arn"]})
+
+
+def test_the_readme_states_what_the_default_stack_deploys() -> None:
+    """README: "10 Lambda functions" by default, 14 built, 3 when trimmed to one runtime and architecture."""
+    readme = (ROOT / "README.md").read_text()
+    loaded = template()
+    parameters = loaded["Parameters"]
+    runtimes = str(parameters["WorkerRuntimes"]["Default"]).split(",")
+    architectures = str(parameters["WorkerArchitectures"]["Default"]).split(",")
+    functions = [k for k, r in loaded["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]
+    workers = [k for k in functions if k.startswith("Worker")]
+    assert len(functions) == len(workers) + 2  # the provider and the reaper
+    deployed = len(runtimes) * len(architectures) + 2
+    said = re.search(r"What the default stack deploys: (\d+) Lambda functions", readme)
+    assert said is not None and int(said[1]) == deployed
+    assert f"`sam build` builds all {len(functions)} functions" in readme
+    assert "down to 3 functions" in readme  # one runtime on one architecture: a worker, the provider, the reaper
