@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -30,7 +31,7 @@ from ..properties import Defaults, LayerSpec, parse
 from ..target import ARCHITECTURES, RUNTIMES
 from ..verify import verify
 from ..workers import LocalWorkers, RuntimeSite
-from . import lockwriter, published
+from . import layerinfo, lockwriter, published
 from .layerdiff import Content, compare_published, content_of, diff_templates, distribution_sizes
 from .layerdir import REQUIREMENTS_FILE, layer_files, layer_name_for, merge, read_layer_requirements
 from .report import format_diff, format_lock, human, number, size_table, text_table
@@ -257,6 +258,28 @@ def _diff_published(args: argparse.Namespace, layers: Sequence[Any], measure: Me
     return compare_published(chosen[0], args.old, content, runtimes, measure)
 
 
+# --------------------------------------------------------------------------- inspect
+
+def inspect_source(source: str, workdir: Path, lambda_client: Any = None,
+                   fetch_url: published.Download = published.download) -> layerinfo.LayerInfo:
+    """A .zip file, or a layer version ARN (GetLayerVersion, then its archive)."""
+    if source.endswith(".zip") or not published.is_published(source):
+        return layerinfo.read(layerinfo.check_zip(Path(source)), source)
+    path, version = published.fetch_version(source, workdir / "published.zip", lambda_client, fetch_url)
+    return layerinfo.read(path, source, version)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    """What a layer zip or a published version holds, per runtime."""
+    with _workdir() as workdir:
+        info = inspect_source(args.source, workdir)
+    if args.format == "json":
+        print(json.dumps(info.as_json(), indent=2, sort_keys=True))
+    else:
+        print("\n".join(layerinfo.format_text(info)))
+    return 0
+
+
 # --------------------------------------------------------------------------- lint
 
 def run_lint(args: argparse.Namespace) -> int:
@@ -346,6 +369,16 @@ def parser() -> argparse.ArgumentParser:
                       help="the simple index to resolve from, as the provider's PACKAGE_INDEX_URL (default: PyPI)")
     diff.add_argument("--cache", **cache)
     diff.set_defaults(run=run_diff)
+
+    inspect = commands.add_parser("inspect", help="what a layer zip or a published layer version holds",
+                                  description="The packages per runtime (from the archive's locks, else its "
+                                              "dist-info), their sizes, the bytecode per runtime, what Lambda "
+                                              "puts on sys.path, and for a published version its marker "
+                                              "(bytecode and proof). SOURCE is a .zip file or a layer version "
+                                              "ARN (read with GetLayerVersion and boto3's credentials).")
+    inspect.add_argument("source", metavar="SOURCE")
+    inspect.add_argument("--format", choices=("text", "json"), default="text")
+    inspect.set_defaults(run=run_inspect)
 
     lint = commands.add_parser("lint", help="cfn-lint with the provider's own rules",
                                description="Run cfn-lint with --append-rules pylayer.lint; every other "

@@ -103,6 +103,12 @@ def download(url: str, dest: Path) -> None:
 
 def fetch(arn: str, dest: Path, lambda_client: Any = None, fetch_url: Download = download) -> Path:
     """The archive of a published version (GetLayerVersion gives a presigned URL to it)."""
+    return fetch_version(arn, dest, lambda_client, fetch_url)[0]
+
+
+def fetch_version(arn: str, dest: Path, lambda_client: Any = None, fetch_url: Download = download
+                  ) -> tuple[Path, dict[str, Any]]:
+    """The archive of a published version, and GetLayerVersion's answer (its description, runtimes ...)."""
     version = LayerVersion.parse(arn)
     if version is None:
         raise CliError(f"{arn}: not a layer version ARN.")
@@ -115,4 +121,4 @@ def fetch(arn: str, dest: Path, lambda_client: Any = None, fetch_url: Download =
     except Exception as exc:
         raise CliError(f"{arn}: GetLayerVersion failed: {exc}") from None
     fetch_url(str(answer["Content"]["Location"]), dest)
-    return dest
+    return dest, dict(answer)
