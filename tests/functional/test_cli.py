@@ -294,3 +294,44 @@ def test_diff_against_what_is_deployed_reads_the_published_archive(tmp_path: Pat
     ambiguous = handler("diff", deployed, template, cache=cache)
     assert ambiguous.returncode == 2
     assert "name the layer to compare with --layer (its layers: Deps, Fresh, Same)" in ambiguous.stderr
+
+
+UNBUILDABLE_TEMPLATE = """\
+Resources:
+  Missing:
+    Type: Custom::PythonLayer
+    Properties:
+      ServiceToken: arn:aws:lambda:us-east-1:123456789012:function:provider
+      ServiceTimeout: 900
+      LayerName: missing
+      Requirements: [no-such-package-pylayer-test==1.0]
+      Runtime: python3.12
+      Architecture: x86_64
+  Fine:
+    Type: Custom::PythonLayer
+    Properties:
+      ServiceToken: arn:aws:lambda:us-east-1:123456789012:function:provider
+      ServiceTimeout: 900
+      LayerName: fine
+      Requirements: [six==1.16.0]
+      Runtime: python3.12
+      Architecture: x86_64
+"""
+
+
+def test_lint_resolve_refuses_what_the_provider_would_and_plain_lint_does_not(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(UNBUILDABLE_TEMPLATE)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    plain = subprocess.run([sys.executable, "-m", "pylayer", "lint", str(template)], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=300, check=False)
+    resolved = subprocess.run([sys.executable, "-m", "pylayer", "lint", "--resolve", str(template)], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=300, check=False)
+
+    assert plain.returncode == 0, plain.stdout  # the properties are valid
+    assert resolved.returncode & 2, resolved.stdout + resolved.stderr
+    assert resolved.stdout.startswith("E9107 Missing: Install failed for python3.12 x86_64: Because "
+                                      "no-such-package-pylayer-test was not found")
+    assert f"{template}:3:5" in resolved.stdout and "Fine" not in resolved.stdout
+    hooks = (ROOT / ".pre-commit-hooks.yaml").read_text()
+    assert "- id: pylayer-lint\n" in hooks and "entry: pylayer lint --resolve\n" in hooks  # what pre-commit runs

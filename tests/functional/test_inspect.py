@@ -27,8 +27,10 @@ def test_inspect_reads_a_published_version_and_its_zip(cfn: Cloudformation, moto
     arn = str(answer["PhysicalResourceId"])
     body, _ = aws.layer_zip(moto_endpoint, arn)
 
-    info = cli.inspect_source(arn, tmp_path, aws.client("lambda", moto_endpoint),
-                              lambda url, dest: dest.write_bytes(body) and None)
+    def archive_of(url: str, dest: Path) -> None:
+        dest.write_bytes(body)
+
+    info = cli.inspect_source(arn, tmp_path, aws.client("lambda", moto_endpoint), archive_of)
 
     assert [v.runtime for v in info.runtimes] == ["python3.12", "python3.13"]
     for view in info.runtimes:

@@ -35,7 +35,15 @@ from . import layerinfo, lockwriter, published
 from .layerdiff import Content, compare_published, content_of, diff_templates, distribution_sizes
 from .layerdir import REQUIREMENTS_FILE, layer_files, layer_name_for, merge, read_layer_requirements
 from .report import format_diff, format_lock, human, number, size_table, text_table
-from .templates import PROVIDER_DEFAULTS, RESOURCE_TYPE, CliError, TemplateLayer, load_layers
+from .templates import (
+    PROVIDER_DEFAULTS,
+    RESOURCE_TYPE,
+    CliError,
+    TemplateLayer,
+    decode_template,
+    load_layers,
+    read_source,
+)
 
 log = logging.getLogger(__name__)
 
@@ -282,17 +290,55 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- lint
 
+UNBUILDABLE = "E9107"  # pylayer lint --resolve: the provider would refuse the layer when it resolves it
+_TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
+
+
 def run_lint(args: argparse.Namespace) -> int:
-    """cfn-lint with the provider's own rules (pylayer.lint); its exit code is cfn-lint's."""
+    """cfn-lint with the provider's own rules (pylayer.lint); its exit code is cfn-lint's. With --resolve,
+    each layer is also resolved for each of its runtimes, as the provider would (E9107 when it cannot be)."""
     from cfnlint.runner import main as cfn_lint
 
+    given = [a for a in args.cfn_lint_args if a != "--resolve"]
+    resolve = len(given) != len(args.cfn_lint_args)
     # "=": argparse then takes this one value, and reads the user's templates as templates, not rules.
-    sys.argv = ["cfn-lint", "--append-rules=pylayer.lint", *args.cfn_lint_args]
+    sys.argv = ["cfn-lint", "--append-rules=pylayer.lint", *given]
+    code = 0
     try:
         cfn_lint()
     except SystemExit as exit_:
-        return int(exit_.code or 0) if not isinstance(exit_.code, str) else 1
-    return 0
+        code = int(exit_.code or 0) if not isinstance(exit_.code, str) else 1
+    if resolve:
+        templates = [a for a in given if a.endswith(_TEMPLATE_SUFFIXES) and os.path.isfile(a)]
+        if any(_unbuildable(template) for template in templates):
+            code |= 2  # cfn-lint's bit for errors
+    return code
+
+
+def _unbuildable(template: str) -> int:
+    """Resolve every valid layer of a template as `pylayer lock` does (the cache makes reruns fast); print each
+    one the provider would refuse as cfn-lint prints a finding. How many."""
+    try:
+        source, layers = load_layers(template, PROVIDER_DEFAULTS)
+        decoded: Any = decode_template(read_source(source), template)
+    except CliError:
+        return 0  # cfn-lint has reported what is wrong with the file
+    engine = _engine(default_cache())
+    found = 0
+    with _workdir() as workdir:
+        for number_, layer in enumerate(layers):
+            if layer.spec is None:
+                continue  # invalid (the rules said so) or known only at deploy time
+            folder = workdir / str(number_)
+            folder.mkdir()
+            try:
+                engine.resolve_all(layer.spec, folder, Index(), _no_deadline)
+            except ProviderError as exc:
+                found += 1
+                mark = getattr(decoded["Resources"][layer.logical_id], "start_mark", None)
+                where = f"{template}:{mark.line + 1}:{mark.column + 1}" if mark is not None else template
+                print(f"{UNBUILDABLE} {layer.logical_id}: {exc.reason}\n{where}\n", flush=True)
+    return found
 
 
 # --------------------------------------------------------------------------- arguments
@@ -382,7 +428,9 @@ def parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="cfn-lint with the provider's own rules",
                                description="Run cfn-lint with --append-rules pylayer.lint; every other "
-                                           "argument goes to cfn-lint (templates, --format ...).")
+                                           "argument goes to cfn-lint (templates, --format ...). --resolve "
+                                           "also resolves each layer for each of its runtimes, as the "
+                                           "provider would: a layer it would refuse is an error (E9107).")
     lint.add_argument("cfn_lint_args", nargs=argparse.REMAINDER, metavar="ARGS")
     lint.set_defaults(run=run_lint)
     return main_parser
