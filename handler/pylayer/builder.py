@@ -23,6 +23,7 @@ from packaging.version import InvalidVersion, Version
 from . import archive, failures, fitting, install, layerlock, layout, lockfile, slim, wheels
 from .errors import InstallFailed, ProviderError
 from .index import Index
+from .progress import Progress, Silent
 from .properties import LayerSpec
 from .simpleindex import IndexFile, project_files
 from .sources import SourceBuilds, wanted
@@ -53,6 +54,7 @@ class Built:
 class Engine:
     cache_root: Path
     lister: Lister = project_files
+    progress: Progress = field(default_factory=Silent)  # where the build is: the CLI shows it, the provider logs it
 
     def cache(self, name: str) -> Path:
         path = self.cache_root / name
@@ -155,15 +157,24 @@ class Engine:
                     sources: SourceBuilds | None = None) -> dict[Target, list[wheels.Wheel]]:
         """Every runtime's resolution, in parallel (uv runs in its own process)."""
         targets = spec.targets
+        self.progress.start("resolve", len(targets), "runtimes")
         with ThreadPoolExecutor(max_workers=len(targets)) as pool:
             futures = [pool.submit(self.resolve, spec, t, workdir, index, time_left, sources) for t in targets]
-            return {t: f.result() for t, f in zip(targets, futures, strict=True)}
+            for future in futures:
+                future.add_done_callback(lambda _: self.progress.advance("resolve", 1))
+            chosen = {t: f.result() for t, f in zip(targets, futures, strict=True)}
+        self.progress.finish("resolve", ", ".join(f"{t.runtime}: {len(ws)} packages" for t, ws in chosen.items()))
+        return chosen
 
     def fetch(self, chosen: Sequence[wheels.Wheel], index: Index, time_left: Callable[[], float]) -> list[Path]:
         # A socket timeout bounds each read, not the download: a stalled connection fails within a
         # minute instead of holding the build until the Lambda deadline.
         timeout = min(max(time_left(), 1.0), FETCH_STALL_SECONDS)
-        return wheels.fetch_all(chosen, self.cache("wheels"), index, timeout=timeout)
+        self.progress.start("download", sum(w.size for w in chosen), "B")
+        fetched = wheels.fetch_all(chosen, self.cache("wheels"), index, timeout=timeout,
+                                   on_bytes=lambda n: self.progress.advance("download", n))
+        self.progress.finish("download", f"{len(fetched)} wheels, {sum(p.stat().st_size for p in fetched):,} bytes")
+        return fetched
 
     # ------------------------------------------------------------------ build
 

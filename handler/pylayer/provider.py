@@ -27,6 +27,7 @@ from .identity import Marker
 from .index import Index
 from .layerversion import LayerVersion
 from .observe import Observer, Quiet
+from .progress import Logged
 from .properties import LayerSpec, parse
 from .settings import Settings
 from .sources import SourceBuilds
@@ -150,7 +151,7 @@ class Provider:
                       account: str | None = None, observer: Observer | None = None,
                       journal: Journal | None = None) -> Provider:
         """The provider as the Lambda function runs it: workers by the settings (see ``workers_for``)."""
-        engine = WheelEngine(settings.cache_root)
+        engine = WheelEngine(settings.cache_root, progress=Logged())  # a log line per stage, with its seconds
         return cls(settings, store, engine, workers_for(settings, store, engine), Deadline(remaining_seconds),
                    account, observer, journal=journal)
 
@@ -285,15 +286,15 @@ class Provider:
             sources = self._sources(spec, workdir) if self.settings.allow_sdist else None
             with self.observer.phase("install"):
                 built = self.engine.build(spec, workdir, index, self.deadline.for_work, content_key, sources)
-            timings["install"] = time.monotonic() - started
+            _took(timings, "install", started)
 
             started = time.monotonic()
             needed = archive.check_size(built.entries)
             with self.workspace.guard(needed=needed), self.observer.phase("verify"):
                 verified = verify(spec, built.entries, built.owners, self.workers, workdir, self.deadline.for_work,
-                                  self.static)
+                                  self.static, Logged())
             log.info("Bytecode %s: %s", verified.bytecode, verified.bytecode_note)
-            timings["verify"] = time.monotonic() - started
+            _took(timings, "verify", started)
 
             started = time.monotonic()
             unzipped = archive.check_size(verified.entries)
@@ -302,7 +303,7 @@ class Provider:
             else:
                 with self.workspace.guard(needed=unzipped), self.observer.phase("zip"):
                     zipped = archive.write_zip(verified.entries, workdir / "layer.zip")
-            timings["zip"] = time.monotonic() - started
+            _took(timings, "zip", started)
 
             self.deadline.check("uploading")
             started = time.monotonic()
@@ -313,7 +314,7 @@ class Provider:
             self.store.artifacts.write_json(pointer, {"key": key, "unzipped_size": zipped.unzipped_size,
                                             "packages": list(packages), "bytecode": verified.bytecode,
                                             "uncompiled": list(verified.uncompiled), "proof": verified.proof})
-            timings["upload"] = time.monotonic() - started
+            _took(timings, "upload", started)
         wheels.prune(self.settings.cache_root / "wheels", self.workspace.cache_budget())
         return plan.Artifact(key, zipped.unzipped_size, packages, verified.bytecode, verified.uncompiled,
                              verified.proof)
@@ -348,7 +349,7 @@ class Provider:
             # Not answered with, so never deleted by CloudFormation: delete it here.
             self.store.layers.delete(published)
             raise
-        timings["publish"] = time.monotonic() - started
+        _took(timings, "publish", started)
         self.observer.measure("BuildSeconds", sum(timings.values()), "Seconds")
         self.observer.measure("UnzippedBytes", artifact.unzipped_size, "Bytes")
         self.observer.measure("ZipBytes", published.code_size, "Bytes")
@@ -420,6 +421,12 @@ class Provider:
         log.info("Deleted layer version %s", found.arn)
         self.observer.measure("VersionsDeleted", 1, "Count")
         return True
+
+
+def _took(timings: dict[str, float], stage: str, started: float) -> None:
+    """A step's seconds, in the timings the answer's log line sums up, and in a log line of its own now."""
+    timings[stage] = time.monotonic() - started
+    log.info("Stage %s: %.2f s", stage, timings[stage], extra={"stage": stage, "seconds": round(timings[stage], 3)})
 
 
 def workers_for(settings: Settings, store: Store, engine: Engine) -> Workers:

@@ -22,6 +22,7 @@ from . import archive
 from .archive import Entry, WheelMember
 from .errors import LayerTooLarge, NotLoadable
 from .identity import PROOF_STATES, BytecodeState, ProofState
+from .progress import Progress, Silent
 from .properties import LayerSpec, clip
 from .target import Target
 from .worker.protocol import ImportOutcome, JobReport, LibraryProblem
@@ -218,12 +219,17 @@ def bytecode_state(spec: LayerSpec, compiled: Sequence[Target], missing: Sequenc
 
 
 def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], workers: Workers, workdir: Path,
-           time_left: Callable[[], float], static: Workers | None = None) -> Verified:
+           time_left: Callable[[], float], static: Workers | None = None, progress: Progress | None = None
+           ) -> Verified:
+    shown = progress or Silent()
     staged = archive.write_zip(entries, workdir / "staged.zip")
     jobs = plan_jobs(spec, {t: workers.capability(t) for t in spec.targets}, workers.workers_from)
+    shown.start("compile and import", len(jobs.workers) + len(jobs.static), "runtimes")
     reports = list(workers.run(staged.path, jobs.workers, workdir, time_left)) if jobs.workers else []
     if jobs.static:
         reports += (static or StaticCheck()).run(staged.path, jobs.static, workdir, time_left)
+    shown.advance("compile and import", len(reports))
+    shown.finish("compile and import", "; ".join(_timed(r) for r in reports))
     for report in reports:
         log.info("Worker report for %s", report.job.target.describe(),
                  extra={"where": report.where, "worker": _summary(report.data)})
@@ -258,6 +264,13 @@ def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], wor
         log.warning("Bytecode left out: %s", why)
         return verified(entries, why)
     return verified(with_bytecode)
+
+
+def _timed(report: Report) -> str:
+    """'python3.12 x86_64: compile 1.3 s, imports 0.3 s (worker ...)', for the stage line."""
+    timings = report.data.get("timings") or {}
+    steps = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items() if isinstance(v, (int, float)) and v >= 0.05)
+    return f"{report.job.target.describe()}: {steps or 'no work'} ({report.where})"
 
 
 def _summary(data: JobReport) -> dict[str, Any]:

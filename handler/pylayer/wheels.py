@@ -38,6 +38,7 @@ class Wheel:
     version: str
     url: str
     sha256: str
+    size: int = 0  # as the index gave it (0: unknown), for progress only
 
     @property
     def filename(self) -> str:
@@ -54,19 +55,23 @@ def parse_lock(text: str, target: Target) -> list[Wheel]:
             raise InstallFailed(f"No wheel of {package.get('name')}=={package.get('version')} for "
                                 f"{target.describe()}; source distributions are not allowed.")
         chosen = candidates[0]  # resolved for a single platform: uv lists the one it chose
+        size = chosen.get("size")
         wheels.append(Wheel(package["name"], str(package.get("version", "")), chosen["url"],
-                            chosen.get("hashes", {}).get("sha256", "")))
+                            chosen.get("hashes", {}).get("sha256", ""), size if isinstance(size, int) else 0))
     return sorted(wheels, key=lambda w: w.name)
 
 
-def fetch_all(wheels: Sequence[Wheel], cache: Path, index: Index, timeout: float) -> list[Path]:
-    """Each wheel in the cache (downloaded once, verified by its sha256), in the given order."""
+def fetch_all(wheels: Sequence[Wheel], cache: Path, index: Index, timeout: float,
+              on_bytes: Callable[[int], None] | None = None) -> list[Path]:
+    """Each wheel in the cache (downloaded once, verified by its sha256), in the given order. ``on_bytes``
+    hears of every chunk downloaded (and of a cached wheel's whole size)."""
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(lambda w: fetch(w, cache, index, timeout), wheels))
+        return list(pool.map(lambda w: fetch(w, cache, index, timeout, on_bytes=on_bytes), wheels))
 
 
 def fetch(wheel: Wheel, cache: Path, index: Index, timeout: float,
-          opener: Callable[..., object] = urllib.request.urlopen, sdist: bool = False) -> Path:
+          opener: Callable[..., object] = urllib.request.urlopen, sdist: bool = False,
+          on_bytes: Callable[[int], None] | None = None) -> Path:
     """The file in the cache, downloaded once and checked: its sha256, and a wheel's members
     (``sdist``: a source distribution, whose members are never copied into a layer)."""
     if not wheel.sha256:
@@ -74,6 +79,8 @@ def fetch(wheel: Wheel, cache: Path, index: Index, timeout: float,
     cache.mkdir(parents=True, exist_ok=True)
     path = cache / f"{wheel.sha256}.whl"
     if path.exists():
+        if on_bytes is not None:
+            on_bytes(path.stat().st_size)
         return path
     request = urllib.request.Request(wheel.url)  # noqa: S310 - https/http from the index only
     if urlsplit(wheel.url).scheme not in ("https", "http"):
@@ -89,6 +96,8 @@ def fetch(wheel: Wheel, cache: Path, index: Index, timeout: float,
             while chunk := response.read(1 << 20):
                 digest.update(chunk)
                 out.write(chunk)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
     except OSError as exc:
         partial.unlink(missing_ok=True)
         if getattr(exc, "errno", None) == 28:

@@ -88,3 +88,19 @@ def test_install_zip_upload_and_publish_are_traced(cfn: Cloudformation, monkeypa
 
     assert cfn.create(SIX).body["Status"] == "SUCCESS"
     assert segments == ["## lambda_handler", "## install", "## verify", "## zip", "## upload", "## publish"]
+
+
+def test_a_build_logs_one_line_per_stage_with_its_seconds(cfn: Cloudformation,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        answer = cfn.create(SIX).body
+
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    stages = [r for r in caplog.records if r.getMessage().startswith("Stage ")]
+    named = [str(r.__dict__["stage"]) for r in stages]
+    assert named == ["resolve", "download", "install", "compile and import", "verify", "zip", "upload", "publish"]
+    assert all(isinstance(r.__dict__["seconds"], float) and r.__dict__["seconds"] >= 0 for r in stages)
+    [imported] = [r.getMessage() for r in stages if r.__dict__["stage"] == "compile and import"]
+    assert "python3.12 x86_64:" in imported  # where the worker's time went

@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,7 @@ from ..errors import ProviderError
 from ..index import Index, validate_url
 from ..install import find_uv
 from ..interpreters import Interpreters
+from ..progress import Progress, Silent
 from ..properties import Defaults, LayerSpec, parse
 from ..target import ARCHITECTURES, RUNTIMES
 from ..verify import verify
@@ -59,8 +61,46 @@ def _workdir() -> Iterator[Path]:
         yield Path(path)
 
 
-def _engine(cache: Path) -> builder.Engine:
-    return builder.Engine(cache.resolve())
+class TerminalProgress:
+    """Each stage of a build as a bar on stderr (tqdm): resolve, download (bytes), compile and import, zip."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self.make = tqdm
+        self.bars: dict[str, Any] = {}
+        self.lock = threading.Lock()  # downloads advance from several threads
+
+    def start(self, stage: str, total: int = 0, unit: str = "") -> None:
+        with self.lock:
+            self.bars[stage] = self.make(total=total or None, desc=stage, unit=unit or "it", unit_scale=unit == "B",
+                                         file=sys.stderr, leave=True, dynamic_ncols=True)
+
+    def advance(self, stage: str, amount: int) -> None:
+        with self.lock:
+            if stage in self.bars:
+                self.bars[stage].update(amount)
+
+    def finish(self, stage: str, note: str = "") -> None:
+        with self.lock:
+            bar = self.bars.pop(stage, None)
+            if bar is not None:
+                if note:
+                    bar.set_postfix_str(note[:80], refresh=False)
+                bar.close()
+
+
+def progress_for(quiet: bool, stream: Any = None, environ: Any = None) -> Progress:
+    """Bars on a terminal; nothing with --quiet, in CI (CI set), or when stderr is not a terminal."""
+    stream = stream if stream is not None else sys.stderr
+    environ = environ if environ is not None else os.environ
+    if quiet or environ.get("CI") or not stream.isatty():
+        return Silent()
+    return TerminalProgress()
+
+
+def _engine(cache: Path, progress: Progress | None = None) -> builder.Engine:
+    return builder.Engine(cache.resolve(), progress=progress or Silent())
 
 
 def _index(args: argparse.Namespace) -> Index:
@@ -95,12 +135,13 @@ def run_build(args: argparse.Namespace) -> int:
                   "CompatibleRuntimes": runtimes, "Architecture": args.architecture, "Slim": args.slim,
                   "ExcludeRuntimePackages": args.exclude_runtime_packages, "Bytecode": args.bytecode,
                   "ImportCheck": args.import_check or "auto"}, PROVIDER_DEFAULTS)
-    engine = _engine(args.cache)
+    progress = progress_for(args.quiet)
+    engine = _engine(args.cache, progress)
     with _workdir() as workdir:
         installed: list[archive.Entry] = []
         owners: dict[str, str] = {}
         if requirements is not None:
-            made = engine.build(spec, workdir, Index(), _no_deadline,
+            made = engine.build(spec, workdir, _index(args), _no_deadline,
                                 identity.content_key(spec, identity.BuildOptions()))
             installed, owners = made.entries, made.owners
         entries, overridden = merge(installed, local)
@@ -111,8 +152,11 @@ def run_build(args: argparse.Namespace) -> int:
         archive.check_size(entries)
         workers = LocalWorkers(Interpreters(uv=find_uv()), RuntimeSite(engine.cache_root / "runtime", find_uv),
                                image_root=imageroot.find())
-        verified = verify(spec, entries, owners, workers, workdir, _no_deadline)
+        verified = verify(spec, entries, owners, workers, workdir, _no_deadline, progress=progress)
+        progress.start("zip", len(verified.entries), "files")
         built = archive.write_zip(verified.entries, workdir / "layer.zip")
+        progress.advance("zip", len(verified.entries))
+        progress.finish("zip", human(built.size))
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(built.path, out)
     rows = distribution_sizes(verified.entries, frozenset(e.arcname for e in local))
@@ -149,7 +193,7 @@ def run_lock(args: argparse.Namespace) -> int:
         return 0
     if args.write and source.revision is not None:
         raise CliError(f"{template}: --write needs a template file, not a git revision.")
-    engine = _engine(args.cache)
+    engine = _engine(args.cache, progress_for(args.quiet))
     failed = 0
     written: dict[str, list[str]] = {}
     with _workdir() as workdir:
@@ -240,7 +284,7 @@ def run_diff(args: argparse.Namespace) -> int:
     defaults = _defaults(args)
     new_source, new_layers = load_layers(args.new, defaults)
     with _workdir() as workdir:
-        measure = Measurer(_engine(args.cache), workdir, _index(args))
+        measure = Measurer(_engine(args.cache, progress_for(args.quiet)), workdir, _index(args))
         if published.is_published(args.old):
             diffs = [_diff_published(args, new_layers, measure, workdir)]
         else:
@@ -358,6 +402,8 @@ def parser() -> argparse.ArgumentParser:
         prog="pylayer", description="Build, lock, diff and lint Custom::PythonLayer layers with the provider's "
                                     "own engine and validation.")
     main_parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
+    main_parser.add_argument("-q", "--quiet", action="store_true",
+                             help="no progress on stderr (it is shown only on a terminal, and never when CI is set)")
     commands = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cache: dict[str, Any] = {"type": Path, "default": default_cache(), "metavar": "DIR",
                              "help": "uv and wheel cache (default: %(default)s)"}
@@ -379,6 +425,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--import-check", action="append", metavar="MODULE",
                        help="as ImportCheck: import MODULE on a local interpreter of each runtime (repeat it), "
                             "or none (default: auto, the requested packages' own modules)")
+    build.add_argument("--index-url", metavar="URL", default="",
+                       help="the simple index to install from, as the provider's PACKAGE_INDEX_URL (default: PyPI)")
     build.add_argument("--cache", **cache)
     build.set_defaults(run=run_build)
 
