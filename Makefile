@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat tests/requirements.txt tests/requirements-checkov.txt layers/provider/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat tests/requirements.txt tests/requirements-checkov.txt tests/requirements-cdk.txt layers/provider/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON_DOWNLOADS := never
 
@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 venv: $(STAMP)
 
-$(STAMP): tests/requirements.txt tests/requirements-checkov.txt layers/provider/requirements.txt pyproject.toml
+$(STAMP): tests/requirements.txt tests/requirements-checkov.txt tests/requirements-cdk.txt layers/provider/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$$(cat layers/provider/uv-version.txt)"
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r tests/requirements.txt
@@ -20,6 +20,9 @@ $(STAMP): tests/requirements.txt tests/requirements-checkov.txt layers/provider/
 	@# checkov pins its own versions of libraries the tools above use: a virtual environment of its own.
 	test -x $(VENV)/checkov/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $(VENV)/checkov
 	$(BIN)/uv pip install --quiet --python $(VENV)/checkov/bin/python -r tests/requirements-checkov.txt
+	@# The CDK example's synthesis (aws-cdk-lib, jsii): its own environment too.
+	test -x $(VENV)/cdk/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $(VENV)/cdk
+	$(BIN)/uv pip install --quiet --python $(VENV)/cdk/bin/python -r tests/requirements-cdk.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
