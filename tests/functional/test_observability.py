@@ -104,3 +104,17 @@ def test_a_build_logs_one_line_per_stage_with_its_seconds(cfn: Cloudformation,
     assert all(isinstance(r.__dict__["seconds"], float) and r.__dict__["seconds"] >= 0 for r in stages)
     [imported] = [r.getMessage() for r in stages if r.__dict__["stage"] == "compile and import"]
     assert "python3.12 x86_64:" in imported  # where the worker's time went
+
+
+def test_a_users_error_is_one_log_line_without_a_traceback(cfn: Cloudformation,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """docs/errors.md: a traceback is logged only for Internal; a user's error is one line with its Reason."""
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        answer = cfn.create({**SIX, "Requirements": ["no-such-package-pylayer-test==1.0"]}).body
+
+    assert answer["Status"] == "FAILED"
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == [f"Request failed: {answer['Reason']}"]
+    assert all(r.exc_info is None and "Traceback" not in r.getMessage() for r in caplog.records)
