@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .aws import MISSING, Clients
 from .errors import AwsCallFailed
@@ -29,6 +29,15 @@ class Artifacts:
         with path.open("rb") as body:  # one PUT: a layer zip is far below S3's 5 GB limit
             self._call(f"Uploading the layer archive to s3://{self.bucket}", "put_object", Key=key, Body=body)
         return True
+
+    def presign(self, key: str, method: Literal["get", "put"], seconds: int) -> str:
+        """A URL that lets its holder GET (or PUT) this one object for ``seconds``, with no credentials of its
+        own: what a runtime worker gets instead of access to the bucket. Signed here, no call to S3."""
+        operation = {"get": "get_object", "put": "put_object"}[method]
+        url = self.clients.call(f"Presigning s3://{self.bucket}/{key}", self.clients.client("s3"),
+                                lambda client: client.generate_presigned_url(
+                                    operation, Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=seconds))
+        return str(url)
 
     def claim(self, key: str) -> bool:
         """Create an empty object only if none is there (S3's If-None-Match: *): True for the first caller."""

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from .errors import InstallFailed, WorkerFailed
 from .interpreters import Interpreter, Interpreters
@@ -338,6 +338,7 @@ class Staging(Protocol):
     def upload(self, path: Path, key: str) -> bool: ...
     def download(self, key: str, dest: Path) -> None: ...
     def remove(self, keys: Sequence[str]) -> None: ...
+    def presign(self, key: str, method: Literal["get", "put"], seconds: int) -> str: ...
 
 
 class Invoker(Protocol):
@@ -383,7 +384,7 @@ class LambdaWorkers:
         source, output = prefix + "source.zip", prefix + "built.whl"
         self.staging.upload(bundle, source)
         try:
-            payload = source_request(job, {"bucket": self.staging.bucket, "source_key": source, "output_key": output})
+            payload = source_request(job, self._urls(source, output, time_left))
             data = _source_report(self.invoker.invoke(function, dict(payload), max(time_left(), 1.0)), job)
             path = workdir / f"{uuid.uuid4().hex[:8]}-built.whl"
             self.staging.download(output, path)
@@ -394,9 +395,16 @@ class LambdaWorkers:
             except Exception:
                 log.warning("Could not remove the staged files under %s", prefix, exc_info=True)
 
+    def _urls(self, source: str, output: str, time_left: Callable[[], float]) -> JobRequest:
+        """The job's two objects as presigned URLs, valid while the build may run: the worker's role has no
+        access to S3, and the URLs reach these two objects and nothing else."""
+        seconds = int(min(max(time_left(), 60.0), 3600.0)) + 60
+        return {"source_url": self.staging.presign(source, "get", seconds),
+                "output_url": self.staging.presign(output, "put", seconds)}
+
     def _one(self, job: Job, source: str, output: str, workdir: Path, time_left: Callable[[], float]) -> Report:
         function = self.functions[(job.target.runtime, job.target.architecture)]
-        payload = request(job, {"bucket": self.staging.bucket, "source_key": source, "output_key": output})
+        payload = request(job, self._urls(source, output, time_left))
         data = checked_report(self.invoker.invoke(function, dict(payload), max(time_left(), 1.0)), job.target)
         path = None
         if isinstance(data.get("bytecode"), Mapping):

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import subprocess
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,14 +51,16 @@ class PlayedLambda(Invoker):
         self.invoked.append(function)
         python = imports.interpreter(str(payload["runtime"]))
         assert python is not None
-        env = {**aws.aws_environment(self.endpoint), "PATH": os.environ["PATH"], "HOME": str(self.scratch),
+        # No AWS credentials at all: the worker's role reaches no S3, it has two presigned URLs.
+        env = {"PATH": os.environ["PATH"], "HOME": str(self.scratch),
                "PYTHONPATH": f"{HANDLER}{os.pathsep}{self.site}", "PYLAYER_WORKER_SCRATCH": str(self.scratch)}
         done = subprocess.run([*python.command, "-c", _RUN], input=json.dumps(payload), env=env,
                               capture_output=True, text=True, timeout=timeout, check=False)
         assert done.returncode == 0, done.stderr
         report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         if self.tamper and "bytecode" in report:  # someone else's bytes where the worker's should be
-            aws.client("s3", self.endpoint).put_object(Bucket=aws.BUCKET, Key=payload["output_key"], Body=b"PK")
+            forged = urllib.request.Request(str(payload["output_url"]), data=b"PK", method="PUT")
+            urllib.request.urlopen(forged, timeout=30).close()
         return report
 
 
@@ -130,8 +133,10 @@ def test_bytecode_that_is_not_what_the_worker_made_is_refused(
     assert left.get("KeyCount", 0) == 0
 
 
-def test_a_worker_refuses_keys_outside_the_staging_prefix(moto_endpoint: str, tmp_path: Path,
-                                                          installer_cache: Path) -> None:
+def test_a_worker_asked_by_bucket_and_keys_does_nothing(moto_endpoint: str, tmp_path: Path,
+                                                        installer_cache: Path) -> None:
+    """Protocol 2 named a bucket and keys for the worker's role to read; that role now has no S3 access, and
+    a request without the two presigned URLs is refused."""
     if imports.interpreter("python3.12") is None:
         pytest.skip("no local python3.12")
     site = RuntimeSite(installer_cache / "runtime", find_uv)(Target("python3.12", "x86_64"))
@@ -139,4 +144,4 @@ def test_a_worker_refuses_keys_outside_the_staging_prefix(moto_endpoint: str, tm
     store = PlayedLambda(moto_endpoint, site, tmp_path / "scratch")
     answer = store.invoke(FUNCTION, {"runtime": "python3.12", "bucket": aws.BUCKET, "source_key": "specs/x.json",
                                      "output_key": "staging/x.zip"}, 60)
-    assert answer == {"error": "the request must name a bucket and two keys under staging/"}
+    assert answer == {"error": "the request must name the staged archive and the output by presigned http(s) URLs"}

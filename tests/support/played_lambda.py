@@ -4,8 +4,8 @@ moto cannot run a function without Docker. botocore sends Lambda calls to
 ``AWS_ENDPOINT_URL_LAMBDA`` when it is set, so a provider pointed here gets its
 worker Invokes played for real: the worker function's own handler
 (``pylayer.worker.lambda_function``) in a process of the runtime's interpreter,
-with the runtime's boto3, against moto's S3, in the Lambda-like root where this
-machine has it. Every other call (PublishLayerVersion, GetLayerVersion, ...)
+with no AWS credentials (its staged objects come as presigned URLs to moto's S3), in the
+Lambda-like root where this machine has it. Every other call (PublishLayerVersion, GetLayerVersion, ...)
 is passed to moto as it came.
 """
 
@@ -117,7 +117,8 @@ class PlayedLambda:
 
     def _run(self, interpreter: Interpreter, site: Path, scratch: Path, body: bytes
              ) -> subprocess.CompletedProcess[str]:
-        env = {**aws.aws_environment(self.moto), "PATH": "/usr/bin:/bin", "HOME": str(scratch),
+        # No AWS credentials: a worker's role reaches nothing but its logs (its two objects come as presigned URLs).
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(scratch),
                "PYTHONPATH": f"{HANDLER}{os.pathsep}{site}", "PYLAYER_WORKER_SCRATCH": str(scratch / "work"),
                "LANG": "C.UTF-8"}
         command = [*interpreter.command, "-c", _RUN]

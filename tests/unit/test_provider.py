@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import pytest
 
@@ -58,6 +58,9 @@ class FakeArtifacts:
 
     def exists(self, key: str) -> bool:
         return key in self.objects or key in self.uploads
+
+    def presign(self, key: str, method: Literal["get", "put"], seconds: int) -> str:
+        raise AssertionError("no staging in these tests")
 
     def claim(self, key: str) -> bool:
         first = key not in self.objects

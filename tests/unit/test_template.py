@@ -65,3 +65,13 @@ def test_the_readme_states_what_the_default_stack_deploys() -> None:
     assert said is not None and int(said[1]) == deployed
     assert f"`sam build` builds all {len(functions)} functions" in readme
     assert "down to 3 functions" in readme  # one runtime on one architecture: a worker, the provider, the reaper
+
+
+def test_the_workers_role_reaches_nothing_but_its_logs() -> None:
+    """A worker runs package code: its role holds no S3 (its two objects come as presigned URLs) and no
+    Lambda; only writing its own log group."""
+    role = template()["Resources"]["WorkerRole"]["Properties"]
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    assert [(s["Sid"], sorted(s["Action"])) for s in statements] == [
+        ("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"])]
+    assert "ManagedPolicyArns" not in role

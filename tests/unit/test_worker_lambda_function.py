@@ -1,23 +1,25 @@
-"""pylayer.worker.lambda_function without AWS: what it refuses, describe(), and one job through a stand-in S3."""
+"""pylayer.worker.lambda_function without AWS: what it refuses, describe(), and one job through stand-in
+presigned URLs (a folder served on loopback)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import platform
-import shutil
 import signal
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pylayer.worker import PROTOCOL, job, lambda_function, libraries
+from tests.support.staging import StagingServer
 
-REFUSED = {"error": "the request must name a bucket and two keys under staging/"}
+REFUSED = {"error": "the request must name the staged archive and the output by presigned http(s) URLs"}
 ARCHITECTURE = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(
     platform.machine().lower(), "")
 
@@ -27,59 +29,36 @@ class Calls:
         self.stray_stops = 0
 
 
-class NoS3:
-    """Fails the test on any use."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"S3 was used: {name}")
-
-
-class LocalS3:
-    """download_file/upload_file against a folder, recording the order of calls."""
-
-    def __init__(self, folder: Path, events: list[str]) -> None:
-        self.folder = folder
-        self.events = events
-
-    def download_file(self, bucket: str, key: str, filename: str) -> None:
-        self.events.append(f"download {bucket}/{key}")
-        shutil.copyfile(self.folder / bucket / key, filename)
-
-    def upload_file(self, filename: str, bucket: str, key: str) -> None:
-        self.events.append(f"upload {bucket}/{key}")
-        target = self.folder / bucket / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(filename, target)
+@pytest.fixture
+def staging(tmp_path: Path) -> Iterator[StagingServer]:
+    with StagingServer(tmp_path / "s3") as served:
+        yield served
 
 
 @pytest.fixture(autouse=True)
 def no_side_effects(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Calls:
-    """Never kill processes, never reach S3, never use the real /tmp/pylayer-worker."""
+    """Never kill processes, never use the real /tmp/pylayer-worker."""
     calls = Calls()
 
     def stop_strays() -> None:
         calls.stray_stops += 1
 
     monkeypatch.setattr(lambda_function, "stop_strays", stop_strays)
-    monkeypatch.setattr(lambda_function, "_s3", NoS3)
     monkeypatch.setattr(lambda_function, "SCRATCH", str(tmp_path / "scratch"))
     return calls
 
 
 @pytest.mark.parametrize("event", [
     {},
-    {"source_key": "staging/in.zip", "output_key": "staging/out.zip"},
-    {"bucket": "", "source_key": "staging/in.zip", "output_key": "staging/out.zip"},
-    {"bucket": "b", "source_key": "layers/in.zip", "output_key": "staging/out.zip"},
-    {"bucket": "b", "source_key": "staging/in.zip", "output_key": "published/out.zip"},
-    {"bucket": "b", "source_key": "stagingX/in.zip", "output_key": "staging/out.zip"},
-    {"bucket": "b", "source_key": "/staging/in.zip", "output_key": "staging/out.zip"},
-    {"bucket": "b", "source_key": "Staging/in.zip", "output_key": "staging/out.zip"},
-    {"bucket": "b", "source_key": "staging/in.zip"},
-    {"bucket": "b", "source_key": "staging", "output_key": "staging/out.zip"},
+    {"source_url": "https://b.s3.amazonaws.com/staging/in.zip?sig"},
+    {"bucket": "b", "source_key": "staging/in.zip", "output_key": "staging/out.zip"},  # protocol 2's keys
+    {"source_url": "file:///etc/passwd", "output_url": "https://b.s3.amazonaws.com/staging/out.zip?sig"},
+    {"source_url": "https://b.s3.amazonaws.com/staging/in.zip?sig", "output_url": "s3://b/staging/out.zip"},
+    {"source_url": "https://b.s3.amazonaws.com/staging/in.zip?sig", "output_url": ["https://x"]},
+    {"source_url": "https://" + "x" * 9000, "output_url": "https://b.s3.amazonaws.com/staging/out.zip?sig"},
 ])
-def test_keys_outside_staging_are_refused_without_touching_anything(event: dict[str, Any], tmp_path: Path,
-                                                                    no_side_effects: Calls) -> None:
+def test_a_request_without_two_presigned_urls_is_refused_without_touching_anything(
+        event: dict[str, Any], tmp_path: Path, no_side_effects: Calls) -> None:
     assert lambda_function.handler(event, None) == REFUSED
     assert no_side_effects.stray_stops == 0
     assert not (tmp_path / "scratch").exists()
@@ -111,8 +90,8 @@ def test_the_describe_action_is_describe(no_side_effects: Calls) -> None:
 
 
 @pytest.mark.skipif(ARCHITECTURE == "", reason=f"no Lambda architecture for {platform.machine()}")
-def test_one_job_through_a_stand_in_s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                       no_side_effects: Calls) -> None:
+def test_one_job_through_stand_in_presigned_urls(tmp_path: Path, staging: StagingServer,
+                                                 no_side_effects: Calls) -> None:
     marker = tmp_path / "imported"
     bucket = tmp_path / "s3"
     (bucket / "b" / "staging").mkdir(parents=True)
@@ -121,11 +100,9 @@ def test_one_job_through_a_stand_in_s3(tmp_path: Path, monkeypatch: pytest.Monke
     # A module only a planted runtime_site would let the import find.
     (tmp_path / "planted").mkdir()
     (tmp_path / "planted" / "planted.py").write_text(f"open({str(tmp_path / 'planted-imported')!r}, 'w').close()\n")
-    events: list[str] = []
-    monkeypatch.setattr(lambda_function, "_s3", lambda: LocalS3(bucket, events))
-
     result = lambda_function.handler({
-        "bucket": "b", "source_key": "staging/in.zip", "output_key": "staging/out.zip",
+        "source_url": f"{staging.url}/b/staging/in.zip?X-Amz-Signature=x",
+        "output_url": f"{staging.url}/b/staging/out.zip?X-Amz-Signature=y",
         "runtime": job.version_tag(), "architecture": ARCHITECTURE, "compile": True, "skip_dirs": ["tests"],
         "imports": ["pkg", "planted"], "paths": ["python"],
         # Not request fields of the event: the function sets these itself, or they are not the event's to set.
@@ -134,9 +111,9 @@ def test_one_job_through_a_stand_in_s3(tmp_path: Path, monkeypatch: pytest.Monke
     }, None)
 
     assert "error" not in result, result
-    assert events == ["download b/staging/in.zip", "upload b/staging/out.zip"]
+    assert staging.events == ["GET /b/staging/in.zip", "PUT /b/staging/out.zip"]
     uploaded = (bucket / "b" / "staging" / "out.zip").read_bytes()
-    assert result["bytecode"]["key"] == "staging/out.zip"
+    assert result["bytecode"]["staged"] is True
     assert result["bytecode"]["sha256"] == hashlib.sha256(uploaded).hexdigest()
     with zipfile.ZipFile(bucket / "b" / "staging" / "out.zip") as out:
         assert out.namelist() == [f"python/pkg/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"]
@@ -149,22 +126,21 @@ def test_one_job_through_a_stand_in_s3(tmp_path: Path, monkeypatch: pytest.Monke
     assert not (tmp_path / "scratch").exists()
 
 
-def test_a_failed_job_is_an_error_not_an_exception(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_a_failed_job_is_an_error_not_an_exception(tmp_path: Path, staging: StagingServer,
                                                    no_side_effects: Calls) -> None:
     bucket = tmp_path / "s3"
     (bucket / "b" / "staging").mkdir(parents=True)
     with zipfile.ZipFile(bucket / "b" / "staging" / "in.zip", "w") as layer:
         layer.writestr("python/m.py", "M = 1\n")
-    events: list[str] = []
-    monkeypatch.setattr(lambda_function, "_s3", lambda: LocalS3(bucket, events))
     other = "python3.12" if job.version_tag() != "python3.12" else "python3.11"
 
-    result = lambda_function.handler({"bucket": "b", "source_key": "staging/in.zip", "output_key": "staging/o.zip",
+    result = lambda_function.handler({"source_url": f"{staging.url}/b/staging/in.zip",
+                                      "output_url": f"{staging.url}/b/staging/o.zip",
                                       "runtime": other, "architecture": ARCHITECTURE or "x86_64", "compile": True},
                                      None)
 
     assert result == {"error": f"ValueError: this worker runs {job.version_tag()}, not {other}"}
-    assert events == ["download b/staging/in.zip"]
+    assert staging.events == ["GET /b/staging/in.zip"]
     assert no_side_effects.stray_stops == 2
     assert not (tmp_path / "scratch").exists()
 

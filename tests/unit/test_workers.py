@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -32,6 +32,9 @@ class Staged:
 
     def remove(self, keys: Sequence[str]) -> None:
         self.removed += keys
+
+    def presign(self, key: str, method: Literal["get", "put"], seconds: int) -> str:
+        return f"https://bucket.s3.example/{key}?{method}"
 
 
 class OldWorker:

@@ -22,7 +22,7 @@ DEPRECATED = ("python3.9", "python3.10")
 SKIPPED_CHECKS = (
     ("CKV_AWS_116", "Failed invocations are not retried (the provider answers for them); a DLQ would only "
                     "hold a request nobody waits for."),
-    ("CKV_AWS_117", "Reads and writes only the artifact bucket's staging/ prefix; a VPC adds nothing but NAT "
+    ("CKV_AWS_117", "Reaches only its logs (its two staged objects come as presigned URLs); a VPC adds nothing but NAT "
                     "cost."),
     ("CKV_AWS_115", "Invoked only by the provider, whose own concurrency (ProviderConcurrency) bounds it."),
     ("CKV_AWS_173", "No environment variables."),

@@ -1,11 +1,11 @@
 """The worker as a Lambda function, one per runtime and architecture (template.yaml: Worker*).
 
 The provider stages the layer's archive under the artifact bucket's
-``staging/`` prefix and invokes the worker of each runtime it serves; the
-worker reads that archive, writes its bytecode zip back under ``staging/`` and
-returns its report (with the zip's sha256, which the provider checks). Its role
-may read and write that prefix and nothing else; it never holds the role that
-publishes and deletes layers.
+``staging/`` prefix and invokes the worker of each runtime it serves with two
+presigned URLs: one to read that archive, one to write the bytecode zip. The
+worker returns its report (with the zip's sha256, which the provider checks).
+Its own role reaches nothing but its logs: no S3, and never the role that
+publishes and deletes layers (``transfer``).
 
 ``{"action": "describe"}`` returns what this runtime really has: its Python,
 machine, sys.path and the libraries of its library directories (the data
@@ -23,43 +23,38 @@ import sys
 import zipfile
 from typing import Any
 
-from . import PROTOCOL, job, libraries, sourcejob
+from . import PROTOCOL, job, libraries, sourcejob, transfer
 
-STAGING = "staging/"
 SCRATCH = os.environ.get("PYLAYER_WORKER_SCRATCH", "/tmp/pylayer-worker")
 # What the worker takes from the provider's request as it is; the rest is this function's to set.
 _FIELDS = ("protocol", "runtime", "architecture", "compile", "skip_dirs", "imports", "import_distributions", "paths")
-_clients: dict[str, Any] = {}
-
-
-def _s3() -> Any:
-    if "s3" not in _clients:
-        import boto3  # the runtime's own
-
-        _clients["s3"] = boto3.client("s3")
-    return _clients["s3"]
+REFUSED = "the request must name the staged archive and the output by presigned http(s) URLs"
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("action") == "describe":
         return describe()
-    bucket, source, output = (str(event.get(k) or "") for k in ("bucket", "source_key", "output_key"))
-    if not bucket or not source.startswith(STAGING) or not output.startswith(STAGING):
-        return {"error": "the request must name a bucket and two keys under staging/"}
+    source, output = event.get("source_url"), event.get("output_url")
+    if not transfer.is_url(source) or not transfer.is_url(output):
+        return {"error": REFUSED}
     stop_strays()
     shutil.rmtree(SCRATCH, ignore_errors=True)
     os.makedirs(SCRATCH)
     archive = os.path.join(SCRATCH, "layer.zip")
-    _s3().download_file(bucket, source, archive)
+    try:
+        transfer.get(str(source), archive)
+    except OSError as exc:
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+        return {"error": f"Reading the staged archive failed: {type(exc).__name__}: {exc}"[:1000]}
     if event.get("action") == "build_sdist":
-        return build_source(event, archive, bucket, output)
+        return build_source(event, archive, str(output))
     request = {k: event[k] for k in _FIELDS if k in event}
     request.update(archive=archive, output=os.path.join(SCRATCH, "bytecode.zip"), libraries="scanned",
                    processes=os.cpu_count() or 1, python=[sys.executable])
 
     def upload(bytecode: dict[str, Any]) -> None:  # before any package code runs
-        _s3().upload_file(request["output"], bucket, output)
-        bytecode["key"] = output
+        transfer.put(request["output"], str(output))
+        bytecode["staged"] = True
 
     try:
         return job.run(request, os.path.join(SCRATCH, "job"), upload)
@@ -70,7 +65,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         shutil.rmtree(SCRATCH, ignore_errors=True)
 
 
-def build_source(event: dict[str, Any], bundle: str, bucket: str, output: str) -> dict[str, Any]:
+def build_source(event: dict[str, Any], bundle: str, output: str) -> dict[str, Any]:
     """A source distribution and its build environment in (a zip: sdist/NAME, build/*.whl), a wheel out."""
     folder = os.path.join(SCRATCH, "source")
     name = os.path.basename(str(event.get("sdist_name") or ""))
@@ -84,7 +79,7 @@ def build_source(event: dict[str, Any], bundle: str, bucket: str, output: str) -
                    "output_dir": os.path.join(SCRATCH, "out"), "python": [sys.executable]}
         built = sourcejob.run(request, os.path.join(SCRATCH, "job"))
         if "path" in built:
-            _s3().upload_file(built.pop("path"), bucket, output)
+            transfer.put(built.pop("path"), output)
         return built
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}"[:1000]}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-PROTOCOL = 2
+PROTOCOL = 3
 
 # Why an import failed, as the import child classifies it:
 # - "import": ImportError (a module or a symbol missing);
@@ -41,10 +41,10 @@ class JobRequest(TypedDict, total=False):
     libraries_off: bool  # another call of the same job checks the libraries
     runtime_site: str  # what the runtime itself provides (boto3), appended to sys.path for imports
     scratch_parent: str  # where the job's scratch folder goes (local runs)
-    # Lambda transport only: the staged archive and output.
-    bucket: str
-    source_key: str
-    output_key: str
+    # Lambda transport only: the staged archive and the output, as presigned URLs (GET and PUT) the provider
+    # made for this job's two objects; the worker's own role has no access to S3.
+    source_url: str
+    output_url: str
     # action "build_sdist": build one source distribution into a pure wheel (worker/sdist.py).
     action: Literal["build_sdist"]
     sdist: str  # local runs: the sdist file (Lambda: sdist/<sdist_name> in the staged bundle)
@@ -98,7 +98,7 @@ class BytecodeReport(TypedDict, total=False):
     sha256: str
     size: int
     bytes: int
-    key: str  # Lambda transport: where the zip was staged
+    staged: bool  # Lambda transport: the zip was uploaded to output_url
 
 
 class JobReport(TypedDict, total=False):
