@@ -511,3 +511,37 @@ def test_the_static_check_runs_on_each_interpreter_for_any_runtime(tmp_path: Pat
     assert report["python"].startswith(f"{version}.")
     assert report["libraries"]["objects"] == 0
     assert "bytecode" not in report
+
+
+@needs_lambda_machine
+def test_test_suites_are_extracted_for_an_import_only_when_it_fails_without_them(tmp_path: Path) -> None:
+    """Importing a package does not import its tests: they stay in the archive, unless an import fails
+    without them; then the failed imports run again with the whole layer, so no import fails for the skip."""
+    archive = write_zip(tmp_path / "layer.zip", {
+        "python/plain/__init__.py": b"VALUE = 1\n",
+        "python/plain/tests/test_plain.py": b"raise SystemExit('never imported')\n",
+        "python/odd/__init__.py": b"from odd.tests import helper\n",  # a package that imports its own tests
+        "python/odd/tests/__init__.py": b"",
+        "python/odd/tests/helper.py": b"HELP = 1\n",
+        "python/gone/__init__.py": b"import not_in_the_layer\n",  # fails with or without them
+    })
+    scratch = tmp_path / "scratch"
+
+    report = job.run(request(archive, tmp_path / "out.zip", imports=["plain", "odd", "gone"]), str(scratch))
+
+    assert [(i["module"], i["ok"]) for i in report["imports"]] == [("plain", True), ("odd", True), ("gone", False)]
+    assert "not_in_the_layer" in report["imports"][2]["error"]
+    assert (scratch / "layer" / "python" / "odd" / "tests" / "helper.py").is_file()  # extracted for the retry
+
+
+@needs_lambda_machine
+def test_a_passing_import_never_extracts_the_test_suites(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "layer.zip", {"python/plain/__init__.py": b"VALUE = 1\n",
+                                                 "python/plain/tests/test_plain.py": b"X = 1\n",
+                                                 "python/plain/tests/_speedups.so": b"\x7fELF not really\n"})
+    scratch = tmp_path / "scratch"
+    report = job.run(request(archive, tmp_path / "out.zip", imports=["plain"], libraries_off=True), str(scratch))
+    assert report["imports"][0]["ok"]
+    extracted = scratch / "layer" / "python" / "plain" / "tests"
+    assert not (extracted / "test_plain.py").exists()
+    assert (extracted / "_speedups.so").exists()  # shared objects are all extracted: the library check reads them

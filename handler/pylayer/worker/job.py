@@ -79,8 +79,11 @@ def run(request: Mapping[str, Any], scratch: str,
     # The compile children read the modules from the archive while this process extracts what the
     # library check (and imports) need: on two cores, the two overlap.
     compiling = Compiling(archive, root, runtime, request) if request.get("compile") else None
+    # Test suites are not imported by importing a package: they are extracted only if an import fails
+    # without them (then every failed import runs again with the whole layer).
+    suites = frozenset(str(d) for d in request.get("skip_dirs") or ())
     try:
-        extract(archive, root, runtime, everything=bool(imports or distributions))
+        extract(archive, root, runtime, everything=bool(imports or distributions), leave_out=suites)
     except BaseException:
         if compiling is not None:
             compiling.abandon()
@@ -103,7 +106,13 @@ def run(request: Mapping[str, Any], scratch: str,
         if distributions:
             report["import_modules"] = {importnames.canonical(d): found.get(importnames.canonical(d), [])
                                         for d in distributions}
-        report["imports"] = check_imports(root, request, wanted, scratch)
+        outcomes = check_imports(root, request, wanted, scratch)
+        failed = [i for i, outcome in enumerate(outcomes) if not outcome.get("ok")]
+        if failed and suites:
+            extract(archive, root, runtime, everything=True, only=suites)
+            for i, outcome in zip(failed, check_imports(root, request, [wanted[i] for i in failed], scratch)):
+                outcomes[i] = outcome
+        report["imports"] = outcomes
         report["timings"]["imports"] = time.perf_counter() - started
     return report
 
@@ -118,16 +127,23 @@ def in_view(name: str, runtime: str) -> bool:
     return True
 
 
-def extract(archive: str, root: str, runtime: str, everything: bool) -> list[str]:
+def extract(archive: str, root: str, runtime: str, everything: bool, leave_out: frozenset[str] = frozenset(),
+            only: frozenset[str] | None = None) -> list[str]:
     """This runtime's part of the layer under root; without imports to run, only the ELF files (the
-    compile children read the modules from the archive)."""
+    compile children read the modules from the archive). ``leave_out``: folders by name whose files are not
+    extracted (test suites); ``only``: just the files in folders so named (them, later)."""
     names = []
     with zipfile.ZipFile(archive) as layer:
         for info in layer.infolist():
             name = info.filename
+            folders = name.split("/")[:-1]
             if not in_view(name, runtime) or ".." in name.split("/"):
                 continue
             if not everything and ".so" not in name.rsplit("/", 1)[-1]:
+                continue
+            shared_object = ".so" in name.rsplit("/", 1)[-1]  # every one is extracted: the library check reads it
+            if (leave_out.intersection(folders) and not shared_object) or \
+                    (only is not None and (shared_object or not only.intersection(folders))):
                 continue
             target = os.path.join(root, *name.split("/"))
             os.makedirs(os.path.dirname(target), exist_ok=True)
