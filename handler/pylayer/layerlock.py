@@ -159,7 +159,7 @@ def stale(lock: Lock, requirements: Sequence[str], runtimes: Sequence[str], arch
         requirement = Requirement(text)
         name = canonicalize_name(requirement.name)
         for runtime in lock.runtimes:
-            if requirement.marker is not None and not requirement.marker.evaluate(_environment(runtime)):
+            if requirement.marker is not None and not requirement.marker.evaluate(_environment(runtime, architecture)):
                 continue
             held = lock.for_runtime(runtime).get(name)
             if held is None:
@@ -172,9 +172,11 @@ def stale(lock: Lock, requirements: Sequence[str], runtimes: Sequence[str], arch
     return None
 
 
-def _environment(runtime: str) -> dict[str, str]:
+def _environment(runtime: str, architecture: str) -> dict[str, str]:
+    """The target's marker environment (not this machine's): packaging fills in what is not given."""
     version = runtime.removeprefix("python")
     return {"python_version": version, "python_full_version": f"{version}.0", "sys_platform": "linux",
+            "platform_machine": "aarch64" if architecture == "arm64" else "x86_64", "extra": "",
             "platform_system": "Linux", "os_name": "posix", "implementation_name": "cpython",
             "platform_python_implementation": "CPython"}
 

@@ -112,3 +112,14 @@ def test_a_wheel_with_other_bytes_is_refused_naming_both_hashes() -> None:
     reason = caught.value.reason
     assert reason.startswith("pandas 2.2.3 for python3.12: the index's wheel pandas-2.2.3-cp312.whl has sha256 " + A)
     assert f"the Lock holds {B}, {C}" in reason
+
+
+def test_a_requirements_markers_are_read_for_the_layers_target_not_this_machine() -> None:
+    requirements = ("six", "tomli; platform_machine == 'aarch64'")
+    arm = layerlock.make(requirements, "arm64", {"python3.12": [Wheel("six", "1", A), Wheel("tomli", "2", B)]})
+    x86 = layerlock.make(requirements, "x86_64", {"python3.12": [Wheel("six", "1", A)]})
+    assert layerlock.stale(arm, requirements, ("python3.12",), "arm64") is None
+    assert layerlock.stale(x86, requirements, ("python3.12",), "x86_64") is None
+    without_tomli = layerlock.make(requirements, "arm64", {"python3.12": [Wheel("six", "1", A)]})
+    assert str(layerlock.stale(without_tomli, requirements, ("python3.12",), "arm64")).startswith(
+        "Lock holds no tomli for python3.12")
