@@ -86,3 +86,16 @@ def test_a_resource_without_requirements_is_refused() -> None:
     with pytest.raises(CliError, match="no Requirements"):
         lockwriter.write("Resources:\n  Deps:\n    Type: Custom::PythonLayer\n    Properties:\n      LayerName: d\n",
                          {"Deps": LOCK})
+
+
+def test_a_flow_style_properties_map_is_refused_rather_than_broken() -> None:
+    text = "Resources:\n  Deps:\n    Type: Custom::PythonLayer\n    Properties: {LayerName: d, Requirements: [six]}\n"
+    with pytest.raises(CliError, match="could not be written without changing anything else"):
+        lockwriter.write(text, {"Deps": LOCK})
+
+
+def test_crlf_line_endings_are_kept() -> None:
+    text = YAML.replace("\n", "\r\n")
+    written = lockwriter.write(text, {"Deps": LOCK})
+    assert lock_of(written) == LOCK
+    assert "\n" not in written.replace("\r\n", "")

@@ -23,8 +23,9 @@ def write(text: str, locks: Mapping[str, Sequence[str]]) -> str:
     if problems or not isinstance(template, Mapping):
         raise CliError("the template cannot be read to write its locks.")
     is_json = text.lstrip().startswith("{")
+    newline = "\r\n" if "\r\n" in text else "\n"
     if not is_json and text and not text.endswith("\n"):
-        text += "\n"  # a Lock inserted at the end starts on a line of its own
+        text += newline  # a Lock inserted at the end starts on a line of its own
     edits = []  # (start offset, end offset, replacement), applied from the last
     lines = text.splitlines(keepends=True)
     starts = [0]
@@ -41,9 +42,28 @@ def write(text: str, locks: Mapping[str, Sequence[str]]) -> str:
             edits.append(_json_edit(properties, keys, entries, starts, text))
         else:
             edits.append(_yaml_edit(properties, keys, entries, lines, starts))
+    written = text
     for start, end, replacement in sorted(edits, reverse=True):
-        text = text[:start] + replacement + text[end:]
-    return text
+        written = written[:start] + replacement.replace("\n", newline) + written[end:]
+    _check(template, written, locks)
+    return written
+
+
+def _check(before: Any, text: str, locks: Mapping[str, Sequence[str]]) -> None:
+    """The written template must read as the one before, plus the Locks: anything else (a flow-style map
+    the splice broke, say) is refused rather than written."""
+    from cfnlint.decode import decode_str
+
+    from .templates import plain
+
+    after, problems = decode_str(text)
+    expected: Any = plain(before)
+    for logical_id, entries in locks.items():
+        expected["Resources"][logical_id]["Properties"]["Lock"] = list(entries)
+    if problems or plain(after) != expected:
+        names = ", ".join(locks)
+        raise CliError(f"the Lock of {names} could not be written without changing anything else (a flow-style "
+                       "Properties map?): write Properties in block style, or add the Lock by hand.")
 
 
 def _offset(starts: Sequence[int], mark: Any) -> int:
