@@ -183,7 +183,7 @@ def _answer_as_the_first(store: Store, event: dict[str, Any], context: Any) -> N
         except ProviderError:
             record = {}
         answer = record.get("answer")
-        if record.get("state") in ("answering", "answered") and isinstance(answer, dict):
+        if record.get("state") in ("answering", "answered") and isinstance(answer, dict) and answers.own(answer, event):
             logger.info("A duplicate delivery of this request: sending the first delivery's answer again")
             response.answer(event, dict(answer), Journal(None, event), dependencies.send)
             return

@@ -84,6 +84,16 @@ class Journal:
             log.warning("Could not record the request's state %s", change.get("state"), exc_info=True)
 
 
+# A recorded answer is sent again only if it answers this very request: the record's key is derived
+# from the request, but the bucket is writable by more than the provider.
+_IDS = ("RequestId", "StackId", "LogicalResourceId")
+
+
+def own(answer: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    """Whether a recorded answer is this request's own (its ids are the event's)."""
+    return all(isinstance(answer.get(k), str) and answer.get(k) == event.get(k) for k in _IDS)
+
+
 def _summary(body: Mapping[str, Any]) -> dict[str, Any]:
     """The answer as sent (no ResponseURL: that is in the event)."""
     return {k: body.get(k) for k in ("Status", "Reason", "PhysicalResourceId", "StackId", "RequestId",

@@ -60,7 +60,7 @@ def decide(event: Mapping[str, Any], record: Mapping[str, Any] | None, destinati
     if state == "answered":
         return Decision(None, "already answered")
     recorded = known.get("answer")
-    if state == "answering" and isinstance(recorded, Mapping) and _own(recorded, event):
+    if state == "answering" and isinstance(recorded, Mapping) and answers.own(recorded, event):
         return Decision(dict(recorded), "the provider died sending its answer: the same answer again")
     published = str(known.get("published") or "")
     request_type = str(event.get("RequestType", ""))
@@ -81,15 +81,6 @@ def decide(event: Mapping[str, Any], record: Mapping[str, Any] | None, destinati
               f"(request {str(event.get('RequestId', ''))[:40]}).{note}")
     body = response.body(event, response.Answer("FAILED", physical or "reaped", reason))
     return Decision(body, "died before answering", orphan)
-
-
-# A recorded answer is sent again only if it answers this very request: the record's key is derived
-# from the request, but the bucket is writable by more than the provider.
-_IDS = ("RequestId", "StackId", "LogicalResourceId")
-
-
-def _own(answer: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
-    return all(isinstance(answer.get(k), str) and answer.get(k) == event.get(k) for k in _IDS)
 
 
 def reap(destination: Mapping[str, Any], objects: answers.Objects | None, region: str,

@@ -102,3 +102,39 @@ def test_time_left_is_lambdas_and_no_more_than_cloudformation_waits() -> None:
     assert app.time_left(Context(), None, time.monotonic())() == 800.0
     assert 59.0 < app.time_left(Context(), 60.0, time.monotonic())() <= 60.0
     assert app.time_left(Context(), 60.0, time.monotonic() - 50)() <= 10.0
+
+
+def test_a_duplicate_delivery_never_sends_an_answer_recorded_for_another_request(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record's key comes from the request, but the bucket is writable by more than the provider: a planted
+    answer with other ids is not sent to this request's ResponseURL."""
+    sent: list[dict[str, Any]] = []
+    url = "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?sig=1"
+    request = cfn.event("Create", {"LayerName": "six", "Requirements": ["six"]}, url)
+    planted = {"Status": "SUCCESS", "PhysicalResourceId": "arn:aws:lambda:us-east-1:1:layer:evil:1",
+               "StackId": "arn:aws:cloudformation:us-east-1:1:stack/other/1", "RequestId": "other",
+               "LogicalResourceId": "Layer", "Reason": "", "Data": {}}
+
+    class Claimed:
+        def claim(self, key: str) -> bool:
+            return False  # another delivery holds the request
+
+        def read_json(self, key: str) -> dict[str, Any]:
+            return {"state": "answered", "answer": planted}
+
+    class Store:
+        artifacts = Claimed()
+
+    def send(url: str, body: dict[str, Any]) -> int:
+        sent.append(body)
+        return 200
+
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("LAYER_BUCKET", "bucket")
+    monkeypatch.setattr(app.dependencies, "store", lambda bucket, region: Store())
+    monkeypatch.setattr(app.dependencies, "send", send)
+    monkeypatch.setattr(app, "DUPLICATE_POLL_SECONDS", 0.05)
+
+    app.lambda_handler(request, cfn.LambdaContext(timeout_seconds=10.3))
+
+    assert sent == []
