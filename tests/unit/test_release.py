@@ -45,3 +45,20 @@ def test_no_placeholder_is_left_where_users_copy_from() -> None:
         text = page.read_text()
         for placeholder in ("OWNER/", "TAG_OR_COMMIT", "PLACEHOLDER", "<tag or commit>"):
             assert placeholder not in text, f"{page.relative_to(ROOT)} holds {placeholder}"
+
+
+def test_every_release_tag_has_its_changelog_entry_and_none_is_ahead_of_the_template() -> None:
+    import subprocess
+
+    from packaging.version import Version
+
+    listed = subprocess.run(["git", "tag", "--list", "v*"], cwd=ROOT, capture_output=True, text=True, check=False)
+    if listed.returncode != 0:
+        return  # not a git checkout (a source archive): nothing to compare
+    tags = [t.removeprefix("v") for t in listed.stdout.split()]
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    semantic = re.search(r"^\s+SemanticVersion: (\S+)$", (ROOT / "template.yaml").read_text(), re.MULTILINE)
+    assert semantic is not None
+    for tag in tags:
+        assert f"\n## {tag} (" in changelog, f"tag v{tag} has no CHANGELOG.md entry"
+        assert Version(tag) <= Version(semantic[1]), f"tag v{tag} is ahead of SemanticVersion {semantic[1]}"
