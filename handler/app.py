@@ -7,6 +7,7 @@ cannot be run (``malformed``), claims the request (a duplicate delivery repeats 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -25,6 +26,10 @@ from pylayer.provider import Provider, Store
 from pylayer.settings import Settings
 from pylayer.store import LayerStore
 from pylayer.workspace import Workspace
+
+# The AWS SDK's own chatter stays out of the provider's log (crhelper set this when it ran the requests).
+for _noisy in ("boto", "boto3", "botocore", "urllib3", "s3transfer"):
+    logging.getLogger(_noisy).setLevel(logging.ERROR)
 
 SERVICE = "python-layer-provider"
 NAMESPACE = "PythonLayerProvider"

@@ -1,6 +1,6 @@
 """The build engine: a spec's layer files, the same in Lambda and on a laptop. No AWS.
 
-With uv (the default), each runtime the layer serves is resolved on its own
+With uv (the one installer), each runtime the layer serves is resolved on its own
 (markers, Requires-Python and wheels differ), the chosen wheels are fetched
 once each, and their members become the entries, placed by ``layout`` and
 copied later without recompression. A project with only a source

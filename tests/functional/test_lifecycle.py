@@ -162,7 +162,7 @@ def test_delete_of_an_already_deleted_version_succeeds(cfn: Cloudformation, moto
 def test_delete_of_an_id_that_is_not_a_layer_version_succeeds(cfn: Cloudformation,
                                                               moto_endpoint: str,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    # A failed Create leaves crhelper's made-up id; Delete must never fail on it,
+    # A failed Create leaves a made-up id (crhelper's form); Delete must never fail on it,
     # not even when the provider is misconfigured.
     monkeypatch.delenv("LAYER_BUCKET")
     for garbage in ("consumer_Layer_ABCDEFGH", "arn:aws:lambda:us-east-1:123456789012:layer:six",

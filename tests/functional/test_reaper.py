@@ -61,7 +61,7 @@ def test_a_create_killed_mid_build_gets_its_failed_from_the_reaper_and_rolls_bac
 
 
 def test_a_request_the_provider_answered_is_left_alone(cfn: Cloudformation, moto_endpoint: str) -> None:
-    """The provider answered (here FAILED on its deadline, as crhelper's timer does), then the invocation timed
+    """The provider answered (here FAILED on its deadline), then the invocation timed
     out: the reaper must not answer a second time (a second answer can overwrite the first)."""
     url = cfn.receiver.url()
     request = event("Create", {**SIX, "Requirements": ["no-such-package-pylayer-test==1.0"]}, url)

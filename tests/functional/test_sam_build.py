@@ -91,7 +91,7 @@ def test_the_bytecode_of_a_build_is_byte_identical_the_next_time(built: Path, tm
 
 @pytest.mark.network  # real wheels from PyPI: what only real packages can show
 def test_the_built_handler_imports_on_the_runtimes_python(built: Path, tmp_path: Path) -> None:
-    # An import error would crash before crhelper exists and leave a stack waiting an hour.
+    # An import error would crash before anything answers and leave a stack waiting for the reaper.
     interpreter = python313()
     if interpreter is None:
         pytest.skip("no python3.13 interpreter on this machine")

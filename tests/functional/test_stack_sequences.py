@@ -37,7 +37,7 @@ def test_create_that_fails_then_its_rollback_delete(make_stack: Callable[..., St
     assert stack.create("Layer", BROKEN) == "FAILED"
     failed, rollback = stack.answers
     assert "no-such-package-pylayer-test" in failed["Reason"]
-    assert rollback["PhysicalResourceId"] == failed["PhysicalResourceId"]  # crhelper's made-up id
+    assert rollback["PhysicalResourceId"] == failed["PhysicalResourceId"]  # the made-up id (crhelper's form)
 
 
 def test_create_rolled_back_because_a_later_resource_failed(make_stack: Callable[..., Stack]) -> None:

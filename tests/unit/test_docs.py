@@ -28,7 +28,7 @@ PAGES = [README, *sorted(DOCS.glob("*.md"))]
 MAX_README_LINES = 250
 # Set by Lambda, the OS or Python itself: documented where they matter, not operator settings.
 PLATFORM_VARIABLES = frozenset({
-    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME", "AWS_EXECUTION_ENV", "AWS_SAM_LOCAL",
+    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME", "AWS_EXECUTION_ENV",
     "LAMBDA_TASK_ROOT", "LD_LIBRARY_PATH", "PATH", "HOME", "PYENV_ROOT", "PYTHONHASHSEED",
 })
 

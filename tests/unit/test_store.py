@@ -188,3 +188,19 @@ def test_keys_refused_inside_a_successful_delete_objects_are_an_error() -> None:
         aws.artifacts.remove(["orphans/o/k.json"])
     assert caught.value.reason == "Deleting s3://bucket/orphans/o/k.json failed: AccessDenied."
     session.done()
+
+
+@pytest.mark.parametrize("code", ["PreconditionFailed", "ConditionalRequestConflict"])
+def test_a_claim_another_delivery_made_first_is_not_this_ones(code: str) -> None:
+    aws, session = store({"s3": lambda s: s.add_client_error("put_object", code, http_status_code=412)})
+    assert aws.artifacts.claim("requests/k.claim") is False
+    session.done()
+
+
+def test_a_permission_already_granted_counts_as_granted() -> None:
+    from pylayer.sharing import Statement
+
+    aws, session = store({"lambda": lambda s: s.add_client_error(
+        "add_layer_version_permission", "ResourceConflictException", http_status_code=409)})
+    aws.layers.share(ARN, Statement("share-111122223333", "111122223333"))
+    session.done()
