@@ -12,7 +12,7 @@ here. Slimming applies per wheel; a PEP 751 lock per runtime is added outside
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,13 +75,17 @@ class Engine:
                  " held to its Lock" if spec.lock is not None else "")
         # With a Lock, the installer may choose nothing but the locked versions, and what it chose is checked.
         held = layerlock.constraints(spec.lock, target.runtime) if spec.lock is not None else {}
+        locked = layerlock.hashes(spec.lock, target.runtime) if spec.lock is not None else {}
+        if spec.lock is not None:
+            sources = None  # a locked layer installs reviewed wheels only: no build from source at deploy time
         while True:
             links = sources.find_links if sources is not None else None
             try:
                 if target.wide_uv_platform == target.uv_platform:
-                    chosen = self._compile(target, folder, index, time_left, target.uv_platform, dict(held), links)
+                    chosen = self._compile(target, folder, index, time_left, target.uv_platform, dict(held), links,
+                                           locked)
                 else:
-                    chosen = self._resolve_fitting(target, folder, index, time_left, links, held)
+                    chosen = self._resolve_fitting(target, folder, index, time_left, links, held, locked)
                 if spec.lock is not None:
                     layerlock.check(spec.lock, target.runtime, chosen)
                 return chosen
@@ -91,18 +95,21 @@ class Engine:
                     raise
 
     def _resolve_fitting(self, target: Target, folder: Path, index: Index, time_left: Callable[[], float],
-                         links: Path | None, held: dict[str, str]) -> list[wheels.Wheel]:
+                         links: Path | None, held: dict[str, str], locked: Mapping[str, frozenset[str]]
+                         ) -> list[wheels.Wheel]:
         """Amazon Linux 2: resolve at manylinux_2_28, keep what fits glibc 2.26, constrain the rest."""
         constraints: dict[str, str] = dict(held)
         for _ in range(MAX_FITTING_ROUNDS):
-            chosen = self._compile(target, folder, index, time_left, target.wide_uv_platform, constraints, links)
+            chosen = self._compile(target, folder, index, time_left, target.wide_uv_platform, constraints, links,
+                                   locked)
             fitted: list[wheels.Wheel] = []
             for wheel in chosen:
                 if fitting.fits(wheel.filename, target):
                     fitted.append(wheel)
                     continue
                 files = self.lister(index, wheel.name, min(max(time_left(), 1.0), FETCH_STALL_SECONDS))
-                same = fitting.same_release(files, wheel.version, target)
+                same = fitting.same_release(files, wheel.version, target,
+                                            locked.get(canonicalize_name(wheel.name), frozenset()))
                 if same is not None:
                     log.info("%s: %s fits %s better than %s", wheel.name, same.filename, target.describe(),
                              wheel.filename)
@@ -122,7 +129,8 @@ class Engine:
                             f"{MAX_FITTING_ROUNDS} resolutions; pin the packages with compiled wheels.")
 
     def _compile(self, target: Target, folder: Path, index: Index, time_left: Callable[[], float],
-                 uv_platform: str, constraints: dict[str, str], links: Path | None = None) -> list[wheels.Wheel]:
+                 uv_platform: str, constraints: dict[str, str], links: Path | None = None,
+                 locked: Mapping[str, frozenset[str]] | None = None) -> list[wheels.Wheel]:
         constraint_file = None
         if constraints:
             constraint_file = folder / "constraints.txt"
@@ -135,7 +143,7 @@ class Engine:
             install.run(command, target, time_left())
         except InstallFailed as failed:
             raise self._explained(failed, index, target, time_left) from None
-        return wheels.parse_lock(lock.read_text(), target)
+        return wheels.parse_lock(lock.read_text(), target, locked)
 
     def _explained(self, failed: InstallFailed, index: Index, target: Target,
                    time_left: Callable[[], float]) -> InstallFailed:

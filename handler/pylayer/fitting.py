@@ -67,10 +67,13 @@ def fitting_files(files: Iterable[IndexFile], target: Target) -> dict[Version, l
     return found
 
 
-def same_release(files: Iterable[IndexFile], version: str, target: Target) -> IndexFile | None:
-    """A wheel of this very release that fits, the most specific first (newest glibc the target has)."""
+def same_release(files: Iterable[IndexFile], version: str, target: Target,
+                 held: frozenset[str] = frozenset()) -> IndexFile | None:
+    """A wheel of this very release that fits, the most specific first (newest glibc the target has); with
+    ``held`` (a Lock's sha256s), one of those first."""
     candidates = fitting_files(files, target).get(Version(version), [])
-    ranked = sorted(candidates, key=lambda f: (_glibc_of(f.filename, target), f.filename), reverse=True)
+    ranked = sorted(candidates, key=lambda f: (f.sha256 in held, _glibc_of(f.filename, target), f.filename),
+                    reverse=True)
     return ranked[0] if ranked else None
 
 

@@ -9,7 +9,7 @@ after a header that says what the lock was made from:
     numpy==2.3.1 ; python_version == "3.12" --hash=sha256:<64 hex>
     pandas==2.2.3 --hash=sha256:<64 hex> --hash=sha256:<64 hex>
 
-A distribution and version has one line, with the sha256 of every wheel the provider may choose for it
+A distribution and version has one line, with the sha256 of the wheel each runtime chose for it
 (one per runtime that chose a different file) and a marker only when not every runtime of the layer chose
 it. The header's digest covers what decides the resolution (Requirements, the runtimes, the
 architecture): a change to any of them makes the lock stale, and a stale lock is refused.
@@ -24,10 +24,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName, default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from .errors import LockMismatch
+from .target import RUNTIMES
 
 MAX_LINES = 500
 MAX_LINE = 6000  # a distribution with ~70 wheels' hashes
@@ -89,9 +92,18 @@ class Chosen(Protocol):
 
 
 def inputs_digest(requirements: Iterable[str], runtimes: Iterable[str], architecture: str) -> str:
-    text = json.dumps({"requirements": sorted(requirements, key=str.lower), "runtimes": sorted(runtimes),
+    """What decides the resolution, as a short digest: a name written in another case or spelling
+    (PyYAML, pyyaml) is the same requirement."""
+    named = sorted((_canonical(r) for r in requirements), key=str.lower)
+    text = json.dumps({"requirements": named, "runtimes": sorted(runtimes),
                        "architecture": architecture}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _canonical(text: str) -> str:
+    requirement = Requirement(text)
+    written = str(requirement)
+    return canonicalize_name(requirement.name) + written[len(requirement.name):]
 
 
 def marker_for(runtimes: Iterable[str]) -> str:
@@ -130,6 +142,9 @@ def parse(lines: Sequence[str]) -> Lock:
     if header is None:
         raise LockSyntax("Lock must start with the line pylayer lock --write writes (# pylayer lock: ...).")
     runtimes = tuple(header["runtimes"].split())
+    unknown = [r for r in runtimes if r not in RUNTIMES]
+    if unknown:
+        raise LockSyntax(f"Lock names a runtime the provider does not serve: {unknown[0]}.")
     packages = []
     seen: set[tuple[str, str]] = set()
     for entry in entries[1:]:
@@ -138,6 +153,10 @@ def parse(lines: Sequence[str]) -> Lock:
             raise LockSyntax(f"Lock: {entry[:80]!r} is not a line pylayer lock --write writes "
                              "(name==version [; markers] --hash=sha256:...).")
         name = canonicalize_name(match["name"])
+        try:
+            Version(match["version"])
+        except InvalidVersion:
+            raise LockSyntax(f"Lock: {name}=={match['version'][:40]} is not a PEP 440 version.") from None
         serving = tuple(f"python{v}" for v in _VERSION.findall(match["marker"] or "")) or runtimes
         if not set(serving) <= set(runtimes) or (name, match["version"]) in seen:
             raise LockSyntax(f"Lock: {name}=={match['version']} names a runtime the lock is not for, or twice.")
@@ -159,12 +178,12 @@ def stale(lock: Lock, requirements: Sequence[str], runtimes: Sequence[str], arch
         requirement = Requirement(text)
         name = canonicalize_name(requirement.name)
         for runtime in lock.runtimes:
-            if requirement.marker is not None and not requirement.marker.evaluate(_environment(runtime, architecture)):
+            if requirement.marker is not None and not _applies(requirement, runtime, architecture):
                 continue
             held = lock.for_runtime(runtime).get(name)
             if held is None:
                 return f"Lock holds no {name} for {runtime}, which Requirements ask for: run pylayer lock --write."
-            if not requirement.specifier.contains(held.version, prereleases=True):
+            if not _contains(requirement, held.version):
                 return (f"Lock holds {name} {held.version} for {runtime}, and Requirements ask for {text}: "
                         "run pylayer lock --write.")
     if lock.digest != inputs_digest(requirements, runtimes, architecture):
@@ -172,18 +191,45 @@ def stale(lock: Lock, requirements: Sequence[str], runtimes: Sequence[str], arch
     return None
 
 
+def _applies(requirement: Requirement, runtime: str, architecture: str) -> bool:
+    """Whether a requirement's marker holds on the target; one that cannot be evaluated (a comparison PEP 508
+    leaves undefined) counts as holding: the lock must then hold the package."""
+    if requirement.marker is None:
+        return True
+    try:
+        return bool(requirement.marker.evaluate(_environment(runtime, architecture)))
+    except (UndefinedComparison, UndefinedEnvironmentName, InvalidMarker, InvalidVersion, TypeError, ValueError):
+        return True
+
+
 def _environment(runtime: str, architecture: str) -> dict[str, str]:
-    """The target's marker environment (not this machine's): packaging fills in what is not given."""
+    """The target's whole marker environment: nothing of this machine's (its Python, its kernel)."""
     version = runtime.removeprefix("python")
-    return {"python_version": version, "python_full_version": f"{version}.0", "sys_platform": "linux",
-            "platform_machine": "aarch64" if architecture == "arm64" else "x86_64", "extra": "",
-            "platform_system": "Linux", "os_name": "posix", "implementation_name": "cpython",
-            "platform_python_implementation": "CPython"}
+    environment = {key: str(value) for key, value in default_environment().items()}
+    environment.update({
+        "python_version": version, "python_full_version": f"{version}.0", "implementation_version": f"{version}.0",
+        "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix", "platform_release": "",
+        "platform_version": "", "platform_machine": "aarch64" if architecture == "arm64" else "x86_64",
+        "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""})
+    return environment
+
+
+def _contains(requirement: Requirement, version: str) -> bool:
+    try:
+        return requirement.specifier.contains(version, prereleases=True)
+    except InvalidVersion:
+        return False
 
 
 def constraints(lock: Lock, runtime: str) -> dict[str, str]:
-    """What the installer is held to for one runtime: each locked distribution at its version."""
-    return {name: f"{name}=={held.version}" for name, held in sorted(lock.for_runtime(runtime).items())}
+    """What the installer is held to for one runtime: each locked distribution at exactly its version
+    (=== : a local version such as 1.0+cpu does not match 1.0 there, as it does under ==)."""
+    return {name: f"{name}==={held.version}" for name, held in sorted(lock.for_runtime(runtime).items())}
+
+
+def hashes(lock: Lock, runtime: str) -> dict[str, frozenset[str]]:
+    """name -> the sha256 the lock holds for it on one runtime: which of a release's files to take."""
+    return {name: held.hashes for name, held in lock.for_runtime(runtime).items()}
 
 
 def check(lock: Lock, runtime: str, wheels: Iterable[Chosen]) -> None:
@@ -192,11 +238,21 @@ def check(lock: Lock, runtime: str, wheels: Iterable[Chosen]) -> None:
     for wheel in wheels:
         name, version, sha256 = canonicalize_name(wheel.name), wheel.version, wheel.sha256
         locked = held.get(name)
-        if locked is None or locked.version != version:
+        if locked is None or not _same_version(locked.version, version):
             have = f"holds {name} {locked.version}" if locked else f"holds no {name}"
             raise LockMismatch(f"The resolution for {runtime} chose {name} {version}, and the Lock {have}: "
-                               "run pylayer lock --write, and review the change.")
+                               "the index no longer offers the locked release. Run pylayer lock --write --all, "
+                               "and review the change.")
         if sha256 not in locked.hashes:
-            raise LockMismatch(f"{name} {version} for {runtime}: the index's wheel {wheel.filename} "
-                               f"has sha256 {sha256}, and the Lock holds {', '.join(sorted(locked.hashes))}. "
-                               "The wheel changed on the index since the lock was made; it is refused.")
+            raise LockMismatch(f"{name} {version} for {runtime}: no file of it on the index has a sha256 the Lock "
+                               f"holds: {wheel.filename} has {sha256}, and the Lock holds "
+                               f"{', '.join(sorted(locked.hashes))}. The locked wheel was replaced or removed; it "
+                               "is refused.")
+
+
+def _same_version(locked: str, chosen: str) -> bool:
+    """PEP 440 equality (1.0 is 1.0.0), as the lock's versions were checked to parse."""
+    try:
+        return Version(locked) == Version(chosen)
+    except InvalidVersion:
+        return locked == chosen

@@ -19,12 +19,14 @@ import tomllib
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
+
+from packaging.utils import canonicalize_name
 
 from .archive import DEFLATED, STORED, Entry, WheelMember, raw_member, skipped
 from .errors import InstallFailed
@@ -45,8 +47,9 @@ class Wheel:
         return urlsplit(self.url).path.rsplit("/", 1)[-1]
 
 
-def parse_lock(text: str, target: Target) -> list[Wheel]:
-    """The wheels a pylock.toml (PEP 751) made for one platform names, one per package."""
+def parse_lock(text: str, target: Target, held: Mapping[str, frozenset[str]] | None = None) -> list[Wheel]:
+    """The wheels a pylock.toml (PEP 751) made for one platform names, one per package: of the files uv lists
+    for a release, the first, or with ``held`` (a Lock's sha256 per canonical name) the one the lock holds."""
     lock = tomllib.loads(text)
     wheels = []
     for package in lock.get("packages", []):
@@ -54,7 +57,9 @@ def parse_lock(text: str, target: Target) -> list[Wheel]:
         if not candidates:
             raise InstallFailed(f"No wheel of {package.get('name')}=={package.get('version')} for "
                                 f"{target.describe()}; source distributions are not allowed.")
-        chosen = candidates[0]  # resolved for a single platform: uv lists the one it chose
+        wanted = (held or {}).get(canonicalize_name(str(package.get("name", ""))), frozenset())
+        locked = [c for c in candidates if c.get("hashes", {}).get("sha256") in wanted]
+        chosen = (locked or candidates)[0]
         size = chosen.get("size")
         wheels.append(Wheel(package["name"], str(package.get("version", "")), chosen["url"],
                             chosen.get("hashes", {}).get("sha256", ""), size if isinstance(size, int) else 0))

@@ -223,3 +223,23 @@ def test_write_refreshes_only_the_layers_whose_inputs_changed(index: LocalIndex,
     versions = {name: [line.split(" ")[0] for line in decoded["Resources"][name]["Properties"]["Lock"][1:]]
                 for name in ("App", "Other")}
     assert versions == {"App": ["lockapp==1.0", "lockdep==2.0"], "Other": ["lockapp==1.0", "lockdep==1.0"]}
+
+
+def test_files_the_index_adds_to_a_locked_release_change_nothing(
+        cfn: Cloudformation, locked: Path, index: LocalIndex, moto_endpoint: str, tmp_path: Path) -> None:
+    """A mirror or a project may add a wheel to an old release, or publish a local version (1.0+cpu): the
+    locked file is still the one taken, and the archive is the same."""
+    first = cfn.create(properties(locked)).body
+    assert first["Status"] == "SUCCESS", first["Reason"]
+    built, digest = archive_lock(moto_endpoint, first["PhysicalResourceId"])
+    more = tmp_path / "more"
+    more.mkdir()
+    for added in (wheels.build(more, "lockdep", "1.0", tag="cp312-cp312-manylinux_2_17_x86_64"),
+                  wheels.build(more, "lockdep", "1.0+cpu")):
+        index.wheels[added.name] = added
+    forget_archives(moto_endpoint)
+
+    again = cfn.create(properties(locked), stack_id=OTHER_STACK).body
+
+    assert again["Status"] == "SUCCESS", again["Reason"]
+    assert archive_lock(moto_endpoint, again["PhysicalResourceId"]) == (built, digest)

@@ -646,3 +646,20 @@ def test_the_build_table_names_each_runtimes_copy_and_labels_the_locks() -> None
                                                        ["pylayer/", "(PEP"]]
     assert table[3].split()[4] == "-"  # the locks have no version, and say so
     assert layerdiff.content_of(entries).sizes == {"core": 1320}  # a package's size counts every copy
+
+
+def test_lock_check_fails_only_on_a_stale_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pylayer.devtools import cli
+    from tests.support.locks import lock_lines
+
+    lines = "".join(f"        - '{line}'\n" for line in lock_lines(["python3.12"], "x86_64", ("six==1.16.0",)))
+    layer = ("  {name}:\n    Type: Custom::PythonLayer\n    Properties:\n      LayerName: l\n"
+             "      Requirements: [{requirement}]\n      Runtime: python3.12\n      Architecture: x86_64\n"
+             "      Slim: {slim}\n      Lock:\n" + lines)
+    fresh = tmp_path / "fresh.yaml"
+    fresh.write_text("Resources:\n" + layer.format(name="A", requirement="six==1.16.0", slim="!Ref Slim"))
+    assert cli.main(["lock", str(fresh), "--check"]) == 0  # known only at deploy time: not stale
+    stale = tmp_path / "stale.yaml"
+    stale.write_text("Resources:\n" + layer.format(name="B", requirement="six==1.17.0", slim="false"))
+    assert cli.main(["lock", str(stale), "--check"]) == 1
+    assert "Lock stale: Lock holds six 1.16.0 for python3.12" in capsys.readouterr().out

@@ -94,8 +94,9 @@ def test_a_requirement_whose_marker_excludes_a_runtime_is_not_asked_of_it() -> N
 
 
 def test_the_installer_is_held_to_each_runtimes_versions() -> None:
-    assert layerlock.constraints(made(), "python3.12") == {"numpy": "numpy==2.3.1", "pandas": "pandas==2.2.3",
-                                                           "six": "six==1.17.0"}
+    assert layerlock.constraints(made(), "python3.12") == {"numpy": "numpy===2.3.1", "pandas": "pandas===2.2.3",
+                                                           "six": "six===1.17.0"}  # 2.3.1+cpu is not 2.3.1
+    assert layerlock.hashes(made(), "python3.12")["pandas"] == frozenset({B, C})
 
 
 def test_what_a_resolution_chose_must_be_in_the_lock() -> None:
@@ -110,7 +111,8 @@ def test_a_wheel_with_other_bytes_is_refused_naming_both_hashes() -> None:
     with pytest.raises(LockMismatch) as caught:
         layerlock.check(made(), "python3.12", [Wheel("pandas", "2.2.3", A, "pandas-2.2.3-cp312.whl")])
     reason = caught.value.reason
-    assert reason.startswith("pandas 2.2.3 for python3.12: the index's wheel pandas-2.2.3-cp312.whl has sha256 " + A)
+    assert reason.startswith("pandas 2.2.3 for python3.12: no file of it on the index has a sha256 the Lock holds: "
+                             f"pandas-2.2.3-cp312.whl has {A}")
     assert f"the Lock holds {B}, {C}" in reason
 
 
@@ -123,3 +125,27 @@ def test_a_requirements_markers_are_read_for_the_layers_target_not_this_machine(
     without_tomli = layerlock.make(requirements, "arm64", {"python3.12": [Wheel("six", "1", A)]})
     assert str(layerlock.stale(without_tomli, requirements, ("python3.12",), "arm64")).startswith(
         "Lock holds no tomli for python3.12")
+
+
+
+def test_versions_compare_as_pep_440_and_must_parse() -> None:
+    lock = layerlock.make(("six",), "x86_64", {"python3.12": [Wheel("six", "1.0", A)]})
+    layerlock.check(lock, "python3.12", [Wheel("six", "1.0.0", A)])  # the same version, written otherwise
+    header = lock.lines()[0]
+    with pytest.raises(layerlock.LockSyntax, match="not a PEP 440 version"):
+        layerlock.parse([header, "six==abc --hash=sha256:" + A])
+    with pytest.raises(layerlock.LockSyntax, match=r"a runtime the provider does not serve: python3\.99"):
+        layerlock.parse(["# pylayer lock: python3.99 x86_64, requirements 0123456789abcdef"])
+
+
+def test_a_name_in_another_spelling_is_the_same_requirement() -> None:
+    lock = layerlock.make(("PyYAML==6.0.2",), "x86_64", {"python3.12": [Wheel("pyyaml", "6.0.2", A)]})
+    assert layerlock.stale(lock, ("pyyaml==6.0.2",), ("python3.12",), "x86_64") is None
+
+
+def test_a_marker_that_cannot_be_evaluated_asks_the_lock_for_the_package() -> None:
+    requirements = ('six==1.16.0 ; python_version ~= "3"',)
+    lock = layerlock.make(requirements, "x86_64", {"python3.12": [Wheel("six", "1.16.0", A)]})
+    assert layerlock.stale(lock, requirements, ("python3.12",), "x86_64") is None
+    empty = layerlock.make(requirements, "x86_64", {"python3.12": []})
+    assert str(layerlock.stale(empty, requirements, ("python3.12",), "x86_64")).startswith("Lock holds no six")

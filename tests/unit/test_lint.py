@@ -244,3 +244,9 @@ def test_a_lock_with_an_entry_known_only_at_deploy_time_is_not_judged() -> None:
              "Lock": lines}
     assert [f for f in findings.check("Layer", {"Properties": {**TOKEN, **props}})
             if f.rule in findings.ERRORS] == []
+
+
+def test_a_locked_layer_gets_no_unpinned_warning_even_when_its_runtime_is_known_only_at_deploy_time() -> None:
+    props = {"LayerName": "deps", "Requirements": ["six"], "Runtime": {"Ref": "Runtime"}, "Architecture": "x86_64",
+             "Lock": lock_lines(["python3.12"], "x86_64", ("six",))}
+    assert findings.check("Layer", {"Properties": {**TOKEN, **props}}) == []

@@ -99,3 +99,11 @@ def test_crlf_line_endings_are_kept() -> None:
     written = lockwriter.write(text, {"Deps": LOCK})
     assert lock_of(written) == LOCK
     assert "\n" not in written.replace("\r\n", "")
+
+
+def test_a_requirement_commented_out_stays_with_the_requirements() -> None:
+    text = YAML.replace("        - six  # unpinned: the lock holds it\n",
+                        "        - six  # unpinned: the lock holds it\n        # - numpy  (not yet)\n")
+    written = lockwriter.write(text, {"Deps": LOCK})
+    assert written.index("# - numpy  (not yet)") < written.index("      Lock:")
+    assert written.index("      Lock:") < written.index("      # Labels only.")

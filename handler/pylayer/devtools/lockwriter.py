@@ -75,23 +75,29 @@ def _yaml_edit(properties: Mapping[Any, Any], keys: Mapping[str, Any], entries: 
     anchor = keys.get("Lock") or keys["Requirements"]
     indent = anchor.start_mark.column
     first = anchor.start_mark.line
-    last = _last_line(properties[anchor], lines)  # exclusive
+    last = _last_line(properties[anchor], lines, indent)  # exclusive
     block = "".join([" " * indent + "Lock:\n", *(f"{' ' * (indent + 2)}- {_yaml_string(e)}\n" for e in entries)])
     if "Lock" in keys:
         return starts[first], starts[last], block
     return starts[last], starts[last], block
 
 
-def _last_line(value: Any, lines: Sequence[str]) -> int:
-    """The line after a block value: its end mark, less the blank and comment lines that belong to what
-    follows."""
+def _last_line(value: Any, lines: Sequence[str], indent: int) -> int:
+    """The line after a block value: its end mark, less the blank lines and the comments at the key's
+    indentation or less, which belong to what follows (a comment indented under the value, a requirement
+    commented out, stays with it)."""
     end_line, end_column = int(value.end_mark.line), int(value.end_mark.column)
     last = end_line if end_line >= len(lines) or not lines[end_line][:end_column].strip() else end_line + 1
     last = min(last, len(lines))
     start = int(value.start_mark.line)
-    while last - 1 > start and (not lines[last - 1].strip() or lines[last - 1].lstrip().startswith("#")):
+    while last - 1 > start and (not lines[last - 1].strip() or (
+            lines[last - 1].lstrip().startswith("#") and _indent(lines[last - 1]) <= indent)):
         last -= 1
     return last
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
 def _yaml_string(entry: str) -> str:

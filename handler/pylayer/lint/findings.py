@@ -169,8 +169,9 @@ def check(logical_id: str, resource: Mapping[str, Any]) -> list[Finding]:
 
 def _unpinned(logical_id: str, base: tuple[str | int, ...], properties: Mapping[str, Any],
               spec: LayerSpec) -> list[Finding]:
-    if "Requirements" not in properties or _has_function(properties["Requirements"]) or spec.lock is not None:
-        return []  # a locked layer is held to its lock, pinned or not
+    if "Requirements" not in properties or _has_function(properties["Requirements"]) or spec.lock is not None \
+            or "Lock" in properties:
+        return []  # a locked layer is held to its lock, pinned or not (one judged only at deploy time too)
     loose = []
     for text in spec.requirements:
         pins = [s for s in Requirement(text).specifier if s.operator == "===" or
