@@ -13,12 +13,12 @@ import base64
 import contextlib
 import hashlib
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from tests.support import wheels
+from tests.support.loopback import Loopback
 
 
 def make_wheel(directory: Path, name: str, version: str, module_source: str) -> Path:
@@ -32,7 +32,7 @@ def _normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-class LocalIndex:
+class LocalIndex(Loopback):
     def __init__(self, wheels: list[Path], username: str | None = None, password: str = "") -> None:
         self.wheels = {w.name: w for w in wheels}
         expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode() if username else None
@@ -66,9 +66,8 @@ class LocalIndex:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/simple/"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(Handler)
+        self.url = f"http://127.0.0.1:{self.port}/simple/"
 
     def page(self, path: str) -> tuple[bytes | None, str]:
         parts = [p for p in path.split("?")[0].split("/") if p]
@@ -82,11 +81,3 @@ class LocalIndex:
             if links:
                 return ("<html><body>" + "".join(links) + "</body></html>").encode(), "text/html"
         return None, "text/plain"
-
-    def __enter__(self) -> LocalIndex:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -16,19 +16,19 @@ import os
 import re
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from pylayer import imageroot
 from pylayer.interpreters import Interpreter
 from tests.support import aws
+from tests.support.loopback import Loopback
 
 HANDLER = Path(__file__).resolve().parents[2] / "handler"
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations")
@@ -36,7 +36,7 @@ _RUN = ("import json, sys; from pylayer.worker.lambda_function import handler; "
         "print(json.dumps(handler(json.load(sys.stdin), None)))")
 
 
-class PlayedLambda:
+class PlayedLambda(Loopback):
     """``functions``: function ARN -> (interpreter, the folder holding that runtime's own boto3)."""
 
     def __init__(self, moto: str, functions: Mapping[str, tuple[Interpreter, Path]]) -> None:
@@ -61,17 +61,8 @@ class PlayedLambda:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://localhost:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> PlayedLambda:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
+        self.url = f"http://localhost:{self.port}"
 
     def answer(self, request: BaseHTTPRequestHandler) -> None:
         body = request.rfile.read(int(request.headers.get("Content-Length") or 0))

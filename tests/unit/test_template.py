@@ -65,6 +65,7 @@ def test_the_readme_states_what_the_default_stack_deploys() -> None:
     assert said is not None and int(said[1]) == deployed
     assert f"`sam build` builds all {len(functions)} functions" in readme
     assert "down to 3 functions" in readme  # one runtime on one architecture: a worker, the provider, the reaper
+    assert "(a Lambda function you deploy" not in readme  # the stack is more than one function
 
 
 def test_the_workers_role_reaches_nothing_but_its_logs() -> None:

@@ -44,6 +44,8 @@ from .templates import (
     TemplateLayer,
     decode_template,
     load_layers,
+    parse_source,
+    read_layers,
     read_source,
 )
 
@@ -363,8 +365,8 @@ def _unbuildable(template: str) -> int:
     """Resolve every valid layer of a template as `pylayer lock` does (the cache makes reruns fast); print each
     one the provider would refuse as cfn-lint prints a finding. How many."""
     try:
-        source, layers = load_layers(template, PROVIDER_DEFAULTS)
-        decoded: Any = decode_template(read_source(source), template)
+        decoded: Any = decode_template(read_source(parse_source(template)), template)
+        layers = read_layers(decoded, PROVIDER_DEFAULTS)
     except CliError:
         return 0  # cfn-lint has reported what is wrong with the file
     engine = _engine(default_cache())

@@ -132,8 +132,9 @@ def layer_from_properties(logical_id: str, raw: object, defaults: Defaults) -> T
     if "LayerName" in dict(stood_in):
         literal["LayerName"] = _LAYER_NAME_STAND_IN
     try:
+        # Without its Lock (what `pylayer lock --write` resolves anew), then with it: a spec either way.
         unlocked = parse({k: v for k, v in literal.items() if k != "Lock"}, defaults)
-        spec = parse(literal, defaults)
+        spec = parse(literal, defaults) if "Lock" in literal else unlocked
     except InvalidProperties as exc:
         known = unlocked if exc.prop == "Lock" else None
         return TemplateLayer(logical_id, props, name, target, invalid=exc.reason, stood_in=stood_in, unlocked=known)
