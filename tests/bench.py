@@ -202,10 +202,11 @@ class Container:
 
 
 def forget_archives(endpoint: str) -> None:
-    """Remove the spec pointers, so the next build of a spec cannot reuse its archive."""
+    """Remove the spec pointers and the archives, so the next build of a spec can neither reuse its archive
+    nor skip uploading it."""
     s3 = aws.client("s3", endpoint)
     for item in s3.list_objects_v2(Bucket=aws.BUCKET).get("Contents", []):
-        if item["Key"].startswith("specs/"):
+        if item["Key"].startswith(("specs/", "layers/")):
             s3.delete_object(Bucket=aws.BUCKET, Key=item["Key"])
 
 

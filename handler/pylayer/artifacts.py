@@ -26,9 +26,13 @@ class Artifacts:
         """Put the archive under key unless it is already there. True if uploaded."""
         if self.exists(key):
             return False
+        self.put_file(path, key)
+        return True
+
+    def put_file(self, path: Path, key: str) -> None:
+        """Put a file under key (a fresh key: nothing is looked up first)."""
         with path.open("rb") as body:  # one PUT: a layer zip is far below S3's 5 GB limit
             self._call(f"Uploading the layer archive to s3://{self.bucket}", "put_object", Key=key, Body=body)
-        return True
 
     def presign(self, key: str, method: Literal["get", "put"], seconds: int) -> str:
         """A URL that lets its holder GET (or PUT) this one object for ``seconds``, with no credentials of its

@@ -7,6 +7,7 @@ and what to do, except the error codes a caller tolerates, which give that calle
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -48,6 +49,9 @@ class Clients:
         self.max_attempts = max_attempts
         self._session = session
         self._clients: dict[tuple[str, str | None, int, int | None], Any] = {}
+        # A boto3 session may not make clients in two threads at once; the provider makes them in several
+        # (a listing beside a read, a worker's client beside the staging upload).
+        self._making = threading.Lock()
 
     @property
     def attempts(self) -> int:
@@ -57,16 +61,18 @@ class Clients:
     def client(self, service: str, region: str | None = None, read_timeout: int = 120,
                max_attempts: int | None = None) -> Any:
         key = (service, region or self.region, read_timeout, max_attempts)
-        if key not in self._clients:
-            import boto3
-            from botocore.config import Config
+        with self._making:
+            if key not in self._clients:
+                import boto3
+                from botocore.config import Config
 
-            session = self._session or boto3.session.Session()
-            config = Config(retries={"mode": "standard", "max_attempts": max_attempts or self.max_attempts},
-                            connect_timeout=10, read_timeout=read_timeout)
-            make_client: Any = session.client  # boto3's overloads want a literal service name
-            self._clients[key] = make_client(service, region_name=key[1], config=config)
-        return self._clients[key]
+                if self._session is None:
+                    self._session = boto3.session.Session()
+                config = Config(retries={"mode": "standard", "max_attempts": max_attempts or self.max_attempts},
+                                connect_timeout=10, read_timeout=read_timeout)
+                make_client: Any = self._session.client  # boto3's overloads want a literal service name
+                self._clients[key] = make_client(service, region_name=key[1], config=config)
+            return self._clients[key]
 
     def call(self, action: str, client: Any, operation: str | Callable[[Any], Any], *,
              tolerate: Mapping[str, Any] | None = None, **request: Any) -> Any:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from . import archive, identity, interpreters, plan, sharing, wheels
+from .ahead import ArchiveAhead, Made
 from .answers import ORPHANS, Journal, deleted_key, orphan_key
 from .builder import Built, Lister
 from .builder import Engine as WheelEngine
@@ -32,7 +33,7 @@ from .properties import LayerSpec, parse
 from .settings import Settings
 from .sources import SourceBuilds
 from .target import Target
-from .verify import verify
+from .verify import Verified, verify
 from .workers import Invoker, LambdaWorkers, LocalWorkers, RuntimeSite, Staging, StaticCheck, Workers
 from .workspace import Workspace
 
@@ -53,6 +54,7 @@ class Engine(Protocol):
 class ArtifactStore(Staging, Protocol):
     """The artifact bucket: archives, the workers' staging, and the provider's records."""
 
+    def upload(self, path: Path, key: str) -> bool: ...
     def read_json(self, key: str) -> dict[str, Any] | None: ...
     def write_json(self, key: str, value: dict[str, Any]) -> None: ...
     def exists(self, key: str) -> bool: ...
@@ -199,10 +201,14 @@ class Provider:
         content_key = identity.content_key(spec, options)
         pointer = spec_pointer_key(content_key)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            # The archive lookup runs beside the version listing: one round trip less to wait for.
-            lookup = pool.submit(self._reusable_artifact, pointer) if self.settings.bucket else None
-            versions = self.store.layers.versions(spec.layer_name)
-            artifact = lookup.result() if lookup is not None else None
+            # The version listing runs beside the archive lookup. It serves only to adopt a version, which
+            # needs a recorded archive: without one the build starts at once, and the listing (which also
+            # makes the Lambda client the publish needs) ends beside it.
+            listing = pool.submit(self.store.layers.versions, spec.layer_name)
+            artifact = self._reusable_artifact(pointer) if self.settings.bucket else None
+            if self.settings.bucket and artifact is None:
+                return self._build_and_publish(spec, content_key, pointer, version_key, request.owner, listing)
+            versions = listing.result()
         recorded = artifact  # what this content was built into: a version is adopted only if it holds that
         if artifact is not None and self._compiles_now(spec, artifact.uncompiled):
             log.info("Not reusing the archive %s: it has no bytecode for %s, which now has a worker", artifact.key,
@@ -220,16 +226,26 @@ class Provider:
                 if reused is not None:
                     return reused
                 continue
-            self.settings.check_build()
             if isinstance(step, plan.Republish):
+                self.settings.check_build()
                 log.info("Reusing the archive %s built before from the same spec", step.artifact.key)
                 self.observer.measure("ArchiveReused", 1, "Count")
                 return self._publish(spec, step.artifact, version_key, request.owner, {})
-            timings: dict[str, float] = {}
-            built = self._build(spec, content_key, pointer, timings)
-            self.observer.measure("ArchiveReused", 0, "Count")
-            return self._publish(spec, built, version_key, request.owner, timings)
+            return self._build_and_publish(spec, content_key, pointer, version_key, request.owner)
         raise AssertionError("a plan always ends with Build")
+
+    def _build_and_publish(self, spec: LayerSpec, content_key: str, pointer: str, version_key: str, owner: str,
+                           listing: Future[list[LayerVersion]] | None = None) -> Outcome:
+        if listing is not None:
+            log.info("Plan: Build (no archive is recorded for this content)")
+        self.settings.check_build()
+        timings: dict[str, float] = {}
+        built = self._build(spec, content_key, pointer, timings)
+        self.observer.measure("ArchiveReused", 0, "Count")
+        outcome = self._publish(spec, built, version_key, owner, timings)
+        if listing is not None:
+            listing.exception()  # ended long since: its answer is not needed, and a failure fails nothing
+        return outcome
 
     def _compiles_now(self, spec: LayerSpec, uncompiled: tuple[str, ...]) -> bool:
         """Whether a worker now compiles for a runtime an archive was built without bytecode for."""
@@ -290,34 +306,59 @@ class Provider:
 
             started = time.monotonic()
             needed = archive.check_size(built.entries)
-            with self.workspace.guard(needed=needed), self.observer.phase("verify"):
-                verified = verify(spec, built.entries, built.owners, self.workers, workdir, self.deadline.for_work,
-                                  self.static, Logged())
-            log.info("Bytecode %s: %s", verified.bytecode, verified.bytecode_note)
-            _took(timings, "verify", started)
+            ahead = ArchiveAhead(lambda entries: self._zip_and_upload(entries, workdir))
+            try:
+                with self.workspace.guard(needed=needed), self.observer.phase("verify"):
+                    verified = verify(spec, built.entries, built.owners, self.workers, workdir,
+                                      self.deadline.for_work, self.static, Logged(), ahead.start)
+                log.info("Bytecode %s: %s", verified.bytecode, verified.bytecode_note)
+                _took(timings, "verify", started)
+                made = ahead.take(verified.entries)
+            except BaseException:
+                ahead.discard()
+                raise
+            finally:
+                ahead.close()
 
-            started = time.monotonic()
-            unzipped = archive.check_size(verified.entries)
-            if verified.unchanged:
-                zipped = verified.staged
+            if made is not None:
+                log.info("The layer's zip was written and uploaded while the workers imported")
+                zipped, key = made.archive, made.key
+                timings["zip"] = 0.0
             else:
-                with self.workspace.guard(needed=unzipped), self.observer.phase("zip"):
-                    zipped = archive.write_zip(verified.entries, workdir / "layer.zip")
-            _took(timings, "zip", started)
-
+                zipped = self._zip(verified, workdir, timings)
+                key = artifact_key(zipped.sha256)
             self.deadline.check("uploading")
             started = time.monotonic()
-            key = artifact_key(zipped.sha256)
             with self.observer.phase("upload"):
-                self.store.artifacts.upload(zipped.path, key)
-            packages = built.packages
-            self.store.artifacts.write_json(pointer, {"key": key, "unzipped_size": zipped.unzipped_size,
-                                            "packages": list(packages), "bytecode": verified.bytecode,
-                                            "uncompiled": list(verified.uncompiled), "proof": verified.proof})
+                if made is None:
+                    self.store.artifacts.upload(zipped.path, key)
+                packages = built.packages
+                self.store.artifacts.write_json(pointer, {
+                    "key": key, "unzipped_size": zipped.unzipped_size, "packages": list(packages),
+                    "bytecode": verified.bytecode, "uncompiled": list(verified.uncompiled), "proof": verified.proof})
             _took(timings, "upload", started)
         wheels.prune(self.settings.cache_root / "wheels", self.workspace.cache_budget())
         return plan.Artifact(key, zipped.unzipped_size, packages, verified.bytecode, verified.uncompiled,
                              verified.proof)
+
+    def _zip_and_upload(self, entries: list[archive.Entry], workdir: Path) -> Made:
+        """The layer's zip with these entries, in the bucket under its digest (made ahead, beside the imports)."""
+        archive.check_size(entries)
+        zipped = archive.write_zip(entries, workdir / "layer.zip")
+        key = artifact_key(zipped.sha256)
+        self.deadline.check("uploading")
+        return Made(zipped, key, self.store.artifacts.upload(zipped.path, key))
+
+    def _zip(self, verified: Verified, workdir: Path, timings: dict[str, float]) -> archive.Archive:
+        started = time.monotonic()
+        unzipped = archive.check_size(verified.entries)
+        if verified.unchanged:
+            zipped = verified.staged
+        else:
+            with self.workspace.guard(needed=unzipped), self.observer.phase("zip"):
+                zipped = archive.write_zip(verified.entries, workdir / "layer.zip")
+        _took(timings, "zip", started)
+        return zipped
 
     def _sources(self, spec: LayerSpec, workdir: Path) -> SourceBuilds:
         """Source distributions, built by the worker of the first runtime that can run code (never here)."""

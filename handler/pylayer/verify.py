@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from .progress import Progress, Silent
 from .properties import LayerSpec, clip
 from .target import Target
 from .worker.protocol import ImportOutcome, JobReport, LibraryProblem
-from .workers import STACK_WORKERS, Capability, Job, Report, StaticCheck, Workers
+from .workers import STACK_WORKERS, Capability, Delivered, Job, Report, StaticCheck, Workers
 
 log = logging.getLogger(__name__)
 # The packages whose wheels need libraries Lambda's images lack, and what to use instead.
@@ -218,14 +219,43 @@ def bytecode_state(spec: LayerSpec, compiled: Sequence[Target], missing: Sequenc
     return "included", f"compiled for {', '.join(t.runtime for t in compiled)}"
 
 
+def with_bytecode(entries: Sequence[Entry], bytecode: Sequence[Path]) -> list[Entry]:
+    """The layer's entries with the workers' bytecode, sorted: what is published when it fits."""
+    return sorted([*entries, *(e for path in bytecode for e in bytecode_entries(path))], key=lambda e: e.arcname)
+
+
+def _early(entries: list[Entry], jobs: Sequence[Job], ahead: Callable[[list[Entry]], None] | None
+           ) -> Delivered | None:
+    """What the workers hand each runtime's bytecode to as soon as it is made: once every compiling
+    runtime's is in, ``ahead`` gets the layer's entries with it (while the workers still import)."""
+    compiling = [job.target for job in jobs if job.compile]
+    if ahead is None or not compiling:
+        return None
+    made: dict[Target, Path] = {}
+    lock = threading.Lock()
+
+    def delivered(job: Job, path: Path) -> None:
+        with lock:
+            made[job.target] = path
+            if len(made) != len(compiling):
+                return
+        ahead(with_bytecode(entries, [made[t] for t in compiling]))
+
+    return delivered
+
+
 def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], workers: Workers, workdir: Path,
-           time_left: Callable[[], float], static: Workers | None = None, progress: Progress | None = None
-           ) -> Verified:
+           time_left: Callable[[], float], static: Workers | None = None, progress: Progress | None = None,
+           ahead: Callable[[list[Entry]], None] | None = None) -> Verified:
+    """The layer checked on every runtime, with its bytecode. ``ahead`` is given the entries with bytecode
+    before the workers finish importing, when the transport can tell: the caller may start writing the
+    layer's zip then (it is the same list ``verify`` returns, when the layer passes and fits)."""
     shown = progress or Silent()
     staged = archive.write_zip(entries, workdir / "staged.zip")
     jobs = plan_jobs(spec, {t: workers.capability(t) for t in spec.targets}, workers.workers_from)
     shown.start("compile and import", len(jobs.workers) + len(jobs.static), "runtimes")
-    reports = list(workers.run(staged.path, jobs.workers, workdir, time_left)) if jobs.workers else []
+    reports = list(workers.run(staged.path, jobs.workers, workdir, time_left, _early(entries, jobs.workers, ahead))
+                   ) if jobs.workers else []
     if jobs.static:
         reports += (static or StaticCheck()).run(staged.path, jobs.static, workdir, time_left)
     shown.advance("compile and import", len(reports))
@@ -252,10 +282,9 @@ def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], wor
     compiled = [r.job.target for r in made]
     if not made:
         return verified(entries)
-    with_bytecode = sorted([*entries, *(e for r in made for e in bytecode_entries(r.bytecode or Path()))],
-                           key=lambda e: e.arcname)
+    layer = with_bytecode(entries, [r.bytecode for r in made if r.bytecode is not None])
     try:
-        archive.check_size(with_bytecode)
+        archive.check_size(layer)
     except LayerTooLarge:
         if spec.bytecode == "true":
             raise
@@ -263,7 +292,7 @@ def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], wor
         why = "the layer would be over Lambda's 262.1 MB unzipped with it"
         log.warning("Bytecode left out: %s", why)
         return verified(entries, why)
-    return verified(with_bytecode)
+    return verified(layer)
 
 
 def _timed(report: Report) -> str:

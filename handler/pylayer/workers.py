@@ -25,10 +25,11 @@ import os
 import platform
 import shutil
 import subprocess
+import time
 import uuid
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
@@ -80,6 +81,12 @@ class Report:
 
 # Where the provider stack's workers come from: what a reason names when a runtime has none.
 STACK_WORKERS = "the provider's WorkerRuntimes and WorkerArchitectures parameters"
+# A runtime's bytecode zip, handed over as soon as it is made, while its worker still imports: not yet
+# checked against the digest the report will carry (``run`` checks it before it returns).
+Delivered = Callable[[Job, Path], None]
+# How often the Lambda transport looks for a worker's bytecode while the worker still runs: often for the
+# first seconds, then less (a long compile would otherwise cost thousands of requests).
+POLL_SECONDS, POLL_SLOW_AFTER, POLL_SLOW_SECONDS = 0.05, 10.0, 0.5
 
 
 class Workers(Protocol):
@@ -87,8 +94,11 @@ class Workers(Protocol):
 
     def capability(self, target: Target) -> Capability | None: ...
 
-    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float]
-            ) -> list[Report]: ...
+    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
+            delivered: Delivered | None = None) -> list[Report]:
+        """Each job's report. A transport that can calls ``delivered`` with a runtime's bytecode before
+        that worker has finished importing."""
+        ...
 
     def build_source(self, job: SourceJob, workdir: Path, time_left: Callable[[], float]) -> Path:
         """A pure wheel built from a source distribution by the job's runtime worker (a local file)."""
@@ -166,8 +176,8 @@ class StaticCheck:
     def capability(self, target: Target) -> Capability:
         return Capability(False, False, "the provider's static check (no worker for this runtime)")
 
-    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float]
-            ) -> list[Report]:
+    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
+            delivered: Delivered | None = None) -> list[Report]:
         reports = []
         for job in jobs:
             scratch = workdir / f"static-{job.target.runtime}"
@@ -219,8 +229,9 @@ class LocalWorkers:
             where += f" ({self._libraries(importer)})"
         return Capability(True, importer is not None, where)
 
-    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float]
-            ) -> list[Report]:
+    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
+            delivered: Delivered | None = None) -> list[Report]:
+        # Nothing is delivered early: a local job's bytecode is known when its process ends.
         calls: list[tuple[Job, Interpreter, JobRequest]] = []
         processes = max(1, self.processes // (sum(1 for job in jobs if job.compile) or 1))
         for job in jobs:
@@ -335,13 +346,18 @@ class Staging(Protocol):
 
     @property
     def bucket(self) -> str: ...
-    def upload(self, path: Path, key: str) -> bool: ...
+    def put_file(self, path: Path, key: str) -> None: ...
+    def exists(self, key: str) -> bool: ...
     def download(self, key: str, dest: Path) -> None: ...
     def remove(self, keys: Sequence[str]) -> None: ...
     def presign(self, key: str, method: Literal["get", "put"], seconds: int) -> str: ...
 
 
 class Invoker(Protocol):
+    def prepare(self, timeout: float) -> None:
+        """Make ahead what an invoke with this much time left needs (its client)."""
+        ...
+
     def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]: ...
 
 
@@ -356,15 +372,19 @@ class LambdaWorkers:
         function = self.functions.get((target.runtime, target.architecture))
         return Capability(True, True, f"worker {function}") if function else None
 
-    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float]
-            ) -> list[Report]:
+    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
+            delivered: Delivered | None = None) -> list[Report]:
         prefix = f"staging/{uuid.uuid4().hex}/"
         source = prefix + "layer.zip"
         outputs = {job: f"{prefix}bytecode-{job.target.runtime}-{job.target.architecture}.zip" for job in jobs}
-        self.staging.upload(archive, source)
         try:
             with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
-                return list(pool.map(lambda j: self._one(j, source, outputs[j], workdir, time_left), jobs))
+                # The invoke client is made while the archive uploads (one is CPU, the other the network).
+                preparing = pool.submit(self.invoker.prepare, time_left())
+                self.staging.put_file(archive, source)
+                preparing.result()
+                return list(pool.map(lambda j: self._one(j, source, outputs[j], workdir, time_left, delivered),
+                                     jobs))
         finally:
             try:
                 self.staging.remove([source, *outputs.values()])
@@ -382,8 +402,8 @@ class LambdaWorkers:
             for wheel in job.build_wheels:
                 out.write(wheel, f"build/{wheel.name}")
         source, output = prefix + "source.zip", prefix + "built.whl"
-        self.staging.upload(bundle, source)
         try:
+            self.staging.put_file(bundle, source)
             payload = source_request(job, self._urls(source, output, time_left))
             data = _source_report(self.invoker.invoke(function, dict(payload), max(time_left(), 1.0)), job)
             path = workdir / f"{uuid.uuid4().hex[:8]}-built.whl"
@@ -402,12 +422,35 @@ class LambdaWorkers:
         return {"source_url": self.staging.presign(source, "get", seconds),
                 "output_url": self.staging.presign(output, "put", seconds)}
 
-    def _one(self, job: Job, source: str, output: str, workdir: Path, time_left: Callable[[], float]) -> Report:
+    def _one(self, job: Job, source: str, output: str, workdir: Path, time_left: Callable[[], float],
+             delivered: Delivered | None) -> Report:
         function = self.functions[(job.target.runtime, job.target.architecture)]
         payload = request(job, self._urls(source, output, time_left))
-        data = checked_report(self.invoker.invoke(function, dict(payload), max(time_left(), 1.0)), job.target)
-        path = None
-        if isinstance(data.get("bytecode"), Mapping):
-            path = workdir / f"bytecode-{job.target.runtime}.zip"
+        path = workdir / f"bytecode-{job.target.runtime}.zip"
+        with ThreadPoolExecutor(max_workers=1) as invoking:
+            answer = invoking.submit(self.invoker.invoke, function, dict(payload), max(time_left(), 1.0))
+            fetched = job.compile and delivered is not None and self._early(answer, output, path, job, delivered)
+            data = checked_report(answer.result(), job.target)
+        if not isinstance(data.get("bytecode"), Mapping):
+            return Report(job, f"worker {function}", data)
+        if not fetched:
             self.staging.download(output, path)
-        return Report(job, f"worker {function}", data, _checked_bytecode(data, path) if path else None)
+        return Report(job, f"worker {function}", data, _checked_bytecode(data, path))
+
+    def _early(self, answer: Future[dict[str, Any]], output: str, path: Path, job: Job, delivered: Delivered
+               ) -> bool:
+        """While the worker runs: its bytecode, once it has written it (before its imports), handed over.
+        True if fetched. Best effort: the report that follows decides, and its digest checks these bytes."""
+        started = time.monotonic()
+        try:
+            while not answer.done():
+                if self.staging.exists(output):
+                    self.staging.download(output, path)
+                    delivered(job, path)
+                    return True
+                slow = time.monotonic() - started > POLL_SLOW_AFTER
+                wait([answer], timeout=POLL_SLOW_SECONDS if slow else POLL_SECONDS)
+        except Exception:
+            log.warning("Could not take the %s bytecode early; waiting for the worker", job.target.describe(),
+                        exc_info=True)
+        return False

@@ -12,6 +12,7 @@ packages from PyPI.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +20,13 @@ from pathlib import Path
 import pytest
 
 from pylayer import imageroot
+from pylayer.install import find_uv
+from pylayer.target import Target
+from pylayer.workers import RuntimeSite
 from tests.support import aws, imports, wheels
 from tests.support.cfn import Cloudformation
 from tests.support.index import LocalIndex
+from tests.support.played_lambda import PlayedLambda, functions_for
 
 X86 = {"Runtime": "python3.12", "Architecture": "x86_64"}
 THREE = ["python3.11", "python3.12", "python3.13"]
@@ -51,6 +56,10 @@ def index(tmp_path: Path, cfn: Cloudformation, monkeypatch: pytest.MonkeyPatch) 
             "needs_gomp/__init__.py": b"import ctypes\nLIB = ctypes.CDLL('libgomp.so.1')\n"}),
         wheels.build(folder, "crashes", "1.0", files={"crashes/__init__.py": b"import os\nos._exit(3)\n"}),
         wheels.build(folder, "fine", "1.0", files={"fine/__init__.py": b"X = 1\n", "_fine_speedups.py": b"Y = 2\n"}),
+        # Imports that take a while, as a large package's do: the worker's bytecode is in long before they end.
+        wheels.build(folder, "slow", "1.0", files={"slow/__init__.py": b"import time\ntime.sleep(2)\n"}),
+        wheels.build(folder, "slow-broken", "1.0", files={
+            "slow_broken/__init__.py": b"import time\ntime.sleep(2)\nimport not_installed_dep\n"}),
     ]
     with LocalIndex(built) as running:
         monkeypatch.setenv("PACKAGE_INDEX_URL", running.url)
@@ -161,3 +170,60 @@ def test_popular_packages_import_and_say_so(cfn: Cloudformation, moto_endpoint: 
     assert answer["Status"] == "SUCCESS", answer["Reason"]
     assert answer["Data"]["Proof"] == "imported"
     assert answer["Data"]["Bytecode"] == "included"
+
+
+@pytest.fixture
+def lambda_workers(cfn: Cloudformation, moto_endpoint: str, installer_cache: Path, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[PlayedLambda]:
+    """The provider's python3.12 worker function, invoked through Lambda's API (played on loopback)."""
+    needs("python3.12")
+    target = Target("python3.12", "x86_64")
+    python = imports.interpreter("python3.12")
+    site = RuntimeSite(installer_cache / "runtime", find_uv)(target)
+    assert python is not None and site is not None
+    setting, named = functions_for({"python3.12/x86_64": (python, site)})
+    with PlayedLambda(moto_endpoint, named) as played:
+        monkeypatch.setenv("WORKER_FUNCTIONS", setting)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", played.url)
+        yield played
+
+
+def bucket_keys(endpoint: str, prefix: str) -> list[str]:
+    listed = aws.client("s3", endpoint).list_objects_v2(Bucket=aws.BUCKET, Prefix=prefix)
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+def test_through_lambda_the_zip_is_made_while_the_worker_imports_and_is_what_is_published(
+        cfn: Cloudformation, index: LocalIndex, lambda_workers: PlayedLambda, moto_endpoint: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        answer = cfn.create({"LayerName": "slow", "Requirements": ["slow==1.0"], **X86}).body
+
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert lambda_workers.invoked  # the worker function ran: this is the Lambda transport
+    assert answer["Data"]["Proof"] == "imported" and answer["Data"]["Bytecode"] == "included"
+    assert "The layer's zip was written and uploaded while the workers imported" in caplog.text
+    archives = bucket_keys(moto_endpoint, "layers/")
+    assert len(archives) == 1
+    digest = archives[0].removeprefix("layers/sha256/").removesuffix(".zip")
+    layer, _, number = answer["PhysicalResourceId"].rpartition(":")
+    published = aws.client("lambda", moto_endpoint).get_layer_version(LayerName=layer, VersionNumber=int(number))
+    assert base64.b64decode(published["Content"]["CodeSha256"]).hex() == digest
+    assert bucket_keys(moto_endpoint, "staging/") == []
+
+
+def test_through_lambda_a_layer_that_fails_to_import_is_neither_recorded_nor_published(
+        cfn: Cloudformation, index: LocalIndex, lambda_workers: PlayedLambda, moto_endpoint: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        answer = cfn.create({"LayerName": "broken", "Requirements": ["slow-broken==1.0"], **X86}).body
+
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"].startswith("Not loadable on python3.12 x86_64: import slow_broken fails")
+    assert "Writing the layer's zip while the workers import" in caplog.text
+    archives = bucket_keys(moto_endpoint, "layers/")
+    assert len(archives) == 1  # uploaded while the worker imported; the lifecycle rule expires it
+    assert f"{archives[0]} was uploaded ahead for a layer that is not published" in caplog.text
+    assert bucket_keys(moto_endpoint, "specs/") == []  # no pointer: nothing will republish it
+    assert bucket_keys(moto_endpoint, "staging/") == []
+    assert aws.live_versions(moto_endpoint, "broken") == set()

@@ -4,6 +4,7 @@ no installer): each collaborator is passed in, as the Lambda function passes the
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from pylayer.simpleindex import IndexFile
 from pylayer.sources import SourceBuilds, SourceJob
 from pylayer.target import Target
 from pylayer.worker.protocol import JobReport
-from pylayer.workers import STACK_WORKERS, Capability, Job, Report
+from pylayer.workers import STACK_WORKERS, Capability, Delivered, Job, Report
 
 ACCOUNT = "123456789012"
 PROPS = {"LayerName": "deps", "Requirements": ["six==1.16.0"]}
@@ -39,6 +40,9 @@ class FakeArtifacts:
     def upload(self, path: Path, key: str) -> bool:
         self.uploads.append(key)
         return True
+
+    def put_file(self, path: Path, key: str) -> None:
+        raise AssertionError("no staging in these tests")
 
     def download(self, key: str, dest: Path) -> None:
         raise AssertionError("no staging in these tests")
@@ -128,6 +132,9 @@ class FakeSecrets:
 
 
 class NoInvoker:
+    def prepare(self, timeout: float) -> None:
+        raise AssertionError("no workers in these tests")
+
     def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         raise AssertionError("no workers in these tests")
 
@@ -172,8 +179,8 @@ class FakeWorkers:
     def capability(self, target: Target) -> Capability | None:
         return self.able
 
-    def run(self, archive_path: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float]
-            ) -> list[Report]:
+    def run(self, archive_path: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
+            delivered: Delivered | None = None) -> list[Report]:
         self.jobs += jobs
         data = {"libraries": {"errors": self.library_errors, "warnings": []},
                 "imports": [{"module": m, "ok": True} for m in jobs[0].imports or jobs[0].distributions] if jobs
@@ -307,6 +314,44 @@ def test_a_spec_built_before_reuses_its_archive_not_a_version(store: FakeStore, 
     assert len(store.layers.published) == 2
     assert len(set(store.artifacts.uploads)) == 1
     assert second.data["Bytecode"] == first.data["Bytecode"]
+
+
+def test_with_no_archive_recorded_the_build_does_not_wait_for_the_version_listing(store: FakeStore,
+                                                                                  tmp_path: Path) -> None:
+    """Adopting a version needs the archive its content was built into: without one the listing can only
+    lead to a build, so the build starts at once and a listing that fails fails nothing."""
+    listed = threading.Event()
+
+    def failing_listing(layer_name: str) -> list[LayerVersion]:
+        assert listed.wait(10)  # answers only once the build has published
+        raise AwsCallFailed("ListLayerVersions for deps failed: AccessDeniedException.")
+
+    original_publish = store.layers.publish
+
+    def publish(spec: LayerSpec, key: str, description: str) -> tuple[LayerVersion, bool]:
+        listed.set()
+        return original_publish(spec, key, description)
+
+    store.layers.versions = failing_listing  # type: ignore[method-assign]
+    store.layers.publish = publish  # type: ignore[method-assign]
+
+    outcome = provider(store, tmp_path).create(request())
+
+    assert not outcome.reused and len(store.layers.published) == 1
+
+
+def test_with_an_archive_recorded_a_failed_version_listing_fails_the_request(store: FakeStore,
+                                                                             tmp_path: Path) -> None:
+    prov = provider(store, tmp_path)
+    seed(store, prov, request(), 1)
+
+    def failing_listing(layer_name: str) -> list[LayerVersion]:
+        raise AwsCallFailed("ListLayerVersions for deps failed: AccessDeniedException.")
+
+    store.layers.versions = failing_listing  # type: ignore[method-assign]
+    with pytest.raises(AwsCallFailed, match="ListLayerVersions"):
+        prov.create(request())
+    assert store.layers.published == []
 
 
 def test_an_expired_archive_is_rebuilt(store: FakeStore, tmp_path: Path) -> None:

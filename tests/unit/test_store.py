@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,9 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
+from pylayer.aws import Clients
 from pylayer.errors import AwsCallFailed
+from pylayer.invoker import Invoker
 from pylayer.layerversion import LayerVersion
 from pylayer.store import LayerStore
 
@@ -204,3 +209,45 @@ def test_a_permission_already_granted_counts_as_granted() -> None:
         "add_layer_version_permission", "ResourceConflictException", http_status_code=409)})
     aws.layers.share(ARN, Statement("share-111122223333", "111122223333"))
     session.done()
+
+
+class CountingSession:
+    """A session that is slow to make a client, and counts what it made and when two makes overlapped."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, int]] = []
+        self.inside = 0
+        self.overlapped = False
+        self.lock = threading.Lock()
+
+    def client(self, service: str, region_name: str | None = None, config: Any = None) -> Any:
+        with self.lock:
+            self.inside += 1
+            self.overlapped = self.overlapped or self.inside > 1
+        time.sleep(0.02)
+        with self.lock:
+            self.inside -= 1
+        self.made.append((service, config.read_timeout))
+        return object()
+
+
+def test_clients_are_made_one_at_a_time_and_once_each() -> None:
+    session = CountingSession()
+    clients = Clients("us-east-1", session)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        made = list(pool.map(lambda i: clients.client("lambda" if i % 2 else "s3"), range(16)))
+
+    assert not session.overlapped  # a boto3 session may not make two clients at once
+    assert sorted(session.made) == [("lambda", 120), ("s3", 120)]
+    assert len({id(m) for m in made}) == 2
+
+
+def test_one_invoke_client_serves_a_request_whose_time_runs_down() -> None:
+    session = CountingSession()
+    invoker = Invoker(Clients("us-east-1", session))
+    invoker.prepare(890.0)
+    for left in (880.0, 860.0, 841.0):  # seconds pass: the same client (a new one costs 0.05-0.1 s)
+        assert invoker.client(left) is invoker.client(890.0)
+    invoker.client(30.0)  # a request nearly out of time: a short read timeout, so not the same client
+
+    assert session.made == [("lambda", 960), ("lambda", 120)]

@@ -17,7 +17,7 @@ from pylayer.properties import BytecodeSetting, LayerSpec
 from pylayer.sources import SourceJob
 from pylayer.target import Target
 from pylayer.worker.protocol import JobReport
-from pylayer.workers import Capability, Job, Report
+from pylayer.workers import Capability, Delivered, Job, Report
 
 PY311 = Target("python3.11", "arm64")
 PY312 = Target("python3.12", "arm64")
@@ -311,10 +311,13 @@ class FakeWorkers:
     def capability(self, target: Target) -> Capability | None:
         return ABLE
 
-    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float]
-            ) -> list[Report]:
+    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
+            delivered: Delivered | None = None) -> list[Report]:
         assert zipfile.is_zipfile(archive)
         self.jobs += jobs
+        for job in jobs:  # as the Lambda transport does: each runtime's bytecode before its imports end
+            if delivered is not None and job.target in self.bytecode:
+                delivered(job, self.bytecode[job.target])
         return [Report(job, "worker fake", cast(JobReport, self.data), self.bytecode.get(job.target)) for job in jobs]
 
     def build_source(self, job: SourceJob, workdir: Path, time_left: Callable[[], float]) -> Path:
@@ -346,3 +349,39 @@ def test_verify_refuses_a_layer_that_would_not_load(tmp_path: Path) -> None:
         verify.verify(spec(), [Entry(CV2, 3, False, data=b"ELF")], OWNERS, workers, tmp_path, lambda: 600.0)
 
     assert "python3.11" in raised.value.detail and "python3.12" in raised.value.detail
+
+
+def test_the_entries_with_bytecode_are_handed_ahead_once_every_runtime_has_delivered(tmp_path: Path) -> None:
+    made = {PY312: worker_zip(tmp_path / "bytecode-312.zip"), PY311: tmp_path / "bytecode-311.zip"}
+    with zipfile.ZipFile(made[PY311], "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("python/__pycache__/six.cpython-311.pyc", b"\xa7\r\r\n" + b"6" * 100)
+    workers = FakeWorkers(made, {"libraries": {"errors": [], "warnings": []}})
+    handed: list[list[Entry]] = []
+
+    verified = verify.verify(spec(bytecode="true"), [Entry("python/six.py", 3, False, data=b"x=1")], {}, workers,
+                             tmp_path, lambda: 600.0, ahead=handed.append)
+
+    assert handed == [verified.entries]  # once, after both runtimes: exactly what verify ends with
+
+
+def test_nothing_is_handed_ahead_when_a_runtime_never_delivers(tmp_path: Path) -> None:
+    workers = FakeWorkers({PY312: worker_zip(tmp_path / "bytecode-312.zip")},
+                          {"libraries": {"errors": [], "warnings": []}})
+    handed: list[list[Entry]] = []
+
+    verify.verify(spec(bytecode="auto"), [Entry("python/six.py", 3, False, data=b"x=1")], {}, workers, tmp_path,
+                  lambda: 600.0, ahead=handed.append)
+
+    assert handed == []  # python3.11 compiled nothing: the layer's zip is made after the answers, as before
+
+
+def test_entries_handed_ahead_of_a_layer_that_fails_are_not_what_is_returned(tmp_path: Path) -> None:
+    made = {PY311: worker_zip(tmp_path / "a.zip"), PY312: worker_zip(tmp_path / "b.zip")}
+    workers = FakeWorkers(made, {"libraries": {"errors": [problem(CV2, "missing", "libGL.so.1", CV2)]}})
+    handed: list[list[Entry]] = []
+
+    with pytest.raises(NotLoadable):
+        verify.verify(spec(), [Entry(CV2, 3, False, data=b"ELF")], OWNERS, workers, tmp_path, lambda: 600.0,
+                      ahead=handed.append)
+
+    assert len(handed) == 1  # handed before the verdict: the caller must discard what it made of them

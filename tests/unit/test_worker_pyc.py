@@ -76,7 +76,7 @@ OTHERS = (
     b"def closure(a, b=2):\n    return (a, b, 'beta', 'gamma', 255, 256)\nBIG = 123456789012345678901234567890\n",
 )
 
-# Run in a child of each interpreter: whether normalize really walks that interpreter's marshal format.
+# Run in a child of each interpreter: the header and the file names of what compile_source makes there.
 CHECK = r"""
 import importlib.util, json, marshal, sys
 sys.path.insert(0, sys.argv[1])
@@ -84,23 +84,20 @@ from pylayer.worker import pyc
 source = sys.stdin.buffer.read()
 dfile = "/opt/python/rich.py"
 data = pyc.compile_source(source, dfile)
-flagged, refs = pyc._walk(data)
-used = sorted({index for _, index in refs})
 code = compile(source, dfile, "exec", dont_inherit=True)
-plain = data[:16] + marshal.dumps(code)
-held = list(code.co_consts)  # every constant now has one more reference: marshal flags it
-extra = data[:16] + marshal.dumps(code)
 print(json.dumps({
     "magic": data[:4] == importlib.util.MAGIC_NUMBER,
     "flags": int.from_bytes(data[4:8], "little"),
     "hash": data[8:16] == importlib.util.source_hash(source),
     "filename": marshal.loads(data[16:]).co_filename,
-    "dense": used == list(range(len(flagged))),
-    "flagged": len(flagged),
-    "raw_differs": plain != extra,
-    "normalized_equal": pyc.normalize(plain) == pyc.normalize(extra) == data,
-    "loads_equal": marshal.loads(pyc.normalize(extra)[16:]) == code,
+    "loads_equal": marshal.loads(data[16:]) == code,
 }))
+"""
+# Real modules to compile in different orders and groupings: a stdlib package of the interpreter itself.
+REAL = r"""
+import json, os, sys
+root = os.path.join(os.path.dirname(os.__file__), sys.argv[1])
+print(json.dumps(sorted(os.path.join(root, n) for n in os.listdir(root) if n.endswith(".py"))))
 """
 
 
@@ -190,42 +187,6 @@ def test_a_syntax_error_propagates_with_the_dfile() -> None:
     with pytest.raises(SyntaxError) as raised:
         pyc.compile_source(b"def broken(:\n    pass\n", "/opt/python/broken.py")
     assert raised.value.filename == "/opt/python/broken.py"
-
-
-def test_normalize_loads_as_the_same_code_and_is_idempotent() -> None:
-    code = compile(RICH, "/opt/python/rich.py", "exec", dont_inherit=True)
-    header = importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little") + importlib.util.source_hash(RICH)
-    raw = header + marshal.dumps(code)
-
-    once = pyc.normalize(raw)
-    assert once[:pyc.HEADER] == header
-    assert load_code(once) == code
-    assert load_code(once).co_filename == "/opt/python/rich.py"
-    assert pyc.normalize(once) == once
-    assert once == pyc.compile_source(RICH, "/opt/python/rich.py")
-
-
-def test_normalize_removes_what_reference_counts_add() -> None:
-    """marshal flags an object FLAG_REF when something else holds it; normalize must undo that."""
-    code = compile(RICH, "/opt/python/rich.py", "exec", dont_inherit=True)
-    header = pyc.compile_source(RICH, "/opt/python/rich.py")[:pyc.HEADER]
-    plain = header + marshal.dumps(code)
-    held = list(code.co_consts)  # one more reference to each constant
-    extra = header + marshal.dumps(code)
-    assert held
-    assert plain != extra  # the precondition: the raw bytes depend on the process's references
-
-    assert pyc.normalize(plain) == pyc.normalize(extra)
-    flagged, refs = pyc._walk(pyc.normalize(extra))
-    # Only flags a back-reference uses are left, numbered 0, 1, 2 ...
-    assert sorted({index for _, index in refs}) == list(range(len(flagged)))
-    assert refs  # the module does have shared objects
-
-
-def test_normalize_leaves_bytes_it_cannot_walk_unchanged() -> None:
-    header = pyc.compile_source(b"x = 1\n", "/opt/python/x.py")[:pyc.HEADER]
-    for body in (b"", b"\xe3\x00", b"?unknown type", marshal.dumps(1) + b"trailing"):
-        assert pyc.normalize(header + body) == header + body
 
 
 def test_compile_folder_compiles_in_place_and_reports_what_did_not_compile(tmp_path: Path) -> None:
@@ -328,7 +289,7 @@ def test_before_311_a_compile_without_the_fixed_seed_is_refused(tmp_path: Path, 
 
 
 @pytest.mark.parametrize("version", by_version())
-def test_normalize_walks_this_interpreters_marshal_format(version: str) -> None:
+def test_the_pyc_is_a_hash_pyc_of_this_interpreter_naming_the_dfile(version: str) -> None:
     python = python_or_skip(version)
     done = subprocess.run([*python, "-S", "-c", CHECK, HANDLER], input=RICH, capture_output=True, check=False,
                           timeout=120, env={"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"})
@@ -339,8 +300,36 @@ def test_normalize_walks_this_interpreters_marshal_format(version: str) -> None:
     assert found["flags"] == 1
     assert found["hash"] is True
     assert found["filename"] == "/opt/python/rich.py"
-    assert found["dense"] is True  # every FLAG_REF left is used by a back-reference
-    assert found["flagged"] > 0
-    assert found["raw_differs"] is True  # precondition: references change raw marshal output
-    assert found["normalized_equal"] is True  # ... and normalize takes that away
     assert found["loads_equal"] is True
+
+
+@pytest.mark.parametrize("version", by_version())
+def test_real_modules_give_the_same_bytes_in_any_order_and_grouping(tmp_path: Path, version: str) -> None:
+    """What the job does: modules split among children, largest first. A module's bytes must not depend on
+    which child got it or what that child compiled before (marshal's FLAG_REF follows reference counts)."""
+    python = python_or_skip(version)
+    sources: list[str] = []
+    for package in ("json", "email", "asyncio", "concurrent/futures"):
+        listed = subprocess.run([*python, "-S", "-c", REAL, package], capture_output=True, text=True, check=True,
+                                timeout=60)
+        sources += json.loads(listed.stdout)
+    assert len(sources) > 40
+
+    def items(folder: str, chosen: list[str]) -> list[list[str]]:
+        return [[path, "/opt/python/" + "/".join(Path(path).parts[-2:]),
+                 str(tmp_path / folder / f"{sources.index(path)}-{Path(path).name}c")] for path in chosen]
+
+    compile_child(python, items("alone", sources[:1]), "0")  # the first module alone
+    compile_child(python, items("forward", sources), "0")  # all, in order
+    compile_child(python, items("backward", sources[::-1]), "0")  # all, the other way
+    compile_child(python, items("odd", sources[1::2]), "0")  # every other one
+    compile_child(python, items("even", sources[::2]), "0")
+
+    def made(folder: str) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in (tmp_path / folder).iterdir()}
+
+    forward = made("forward")
+    assert len(forward) == len(sources)
+    assert made("backward") == forward
+    assert {**made("odd"), **made("even")} == forward
+    assert made("alone").items() <= forward.items()

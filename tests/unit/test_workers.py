@@ -1,7 +1,9 @@
-"""The provider's side of the worker protocol: a report is refused unless it speaks this provider's protocol."""
+"""The provider's side of the worker protocol: reports of another protocol refused, bytecode taken early and checked."""
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -24,8 +26,11 @@ class Staged:
     def __init__(self) -> None:
         self.removed: list[str] = []
 
-    def upload(self, path: Path, key: str) -> bool:
-        return True
+    def put_file(self, path: Path, key: str) -> None:
+        pass
+
+    def exists(self, key: str) -> bool:
+        return False
 
     def download(self, key: str, dest: Path) -> None:
         raise AssertionError("a refused report's bytecode is never read")
@@ -39,6 +44,9 @@ class Staged:
 
 class OldWorker:
     """A worker function of the release before: it answers protocol N-1."""
+
+    def prepare(self, timeout: float) -> None:
+        pass
 
     def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         return {"protocol": PROTOCOL - 1, "runtime": "python3.12", "bytecode": {"sha256": "0" * 64}}
@@ -72,3 +80,75 @@ def test_the_worker_refuses_a_request_of_another_protocol(tmp_path: Path) -> Non
     made = request(Job(TARGET, True), {"archive": str(tmp_path / "none.zip"), "output": ""})
     with pytest.raises(ValueError, match=f"the provider speaks protocol {PROTOCOL + 1}, this worker {PROTOCOL}"):
         job.run({**made, "protocol": PROTOCOL + 1}, str(tmp_path / "scratch"))
+
+
+class Bucket(Staged):
+    """Staging objects as bytes: what the worker PUT becomes visible to exists() and download()."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.objects: dict[str, bytes] = {}
+        self.polls = 0
+
+    def exists(self, key: str) -> bool:
+        self.polls += 1
+        return key in self.objects
+
+    def download(self, key: str, dest: Path) -> None:
+        dest.write_bytes(self.objects[key])
+
+
+class SlowWorker:
+    """Writes its bytecode, then 'imports' until the test lets it answer."""
+
+    def __init__(self, bucket: Bucket, bytecode: bytes, reported: bytes | None = None) -> None:
+        self.bucket, self.bytecode, self.reported = bucket, bytecode, reported or bytecode
+        self.answer = threading.Event()
+
+    def prepare(self, timeout: float) -> None:
+        pass
+
+    def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+        key = str(payload["output_url"]).split("/", 3)[3].split("?")[0]
+        self.bucket.objects[key] = self.bytecode
+        assert self.answer.wait(10)
+        return {"protocol": PROTOCOL, "runtime": "python3.12",
+                "bytecode": {"sha256": hashlib.sha256(self.reported).hexdigest()}}
+
+
+def test_bytecode_is_handed_over_while_the_worker_still_imports(tmp_path: Path) -> None:
+    bucket = Bucket()
+    worker = SlowWorker(bucket, b"PK bytecode")
+    workers = LambdaWorkers(bucket, worker, {("python3.12", "x86_64"): FUNCTION})
+    handed: list[tuple[Job, bytes, bool]] = []
+
+    def delivered(job: Job, path: Path) -> None:
+        handed.append((job, path.read_bytes(), worker.answer.is_set()))
+        worker.answer.set()  # only now may the worker answer
+
+    reports = workers.run(tmp_path / "layer.zip", [Job(TARGET, True)], tmp_path, lambda: 600.0, delivered)
+
+    assert handed == [(Job(TARGET, True), b"PK bytecode", False)]  # before the worker answered
+    assert reports[0].bytecode is not None and reports[0].bytecode.read_bytes() == b"PK bytecode"
+
+
+def test_bytecode_handed_over_early_is_still_checked_against_the_report(tmp_path: Path) -> None:
+    bucket = Bucket()
+    worker = SlowWorker(bucket, b"PK swapped in the bucket", reported=b"PK what the worker made")
+    workers = LambdaWorkers(bucket, worker, {("python3.12", "x86_64"): FUNCTION})
+
+    with pytest.raises(WorkerFailed, match="does not match the digest it reported"):
+        workers.run(tmp_path / "layer.zip", [Job(TARGET, True)], tmp_path, lambda: 600.0,
+                    lambda job, path: worker.answer.set())
+
+
+def test_without_a_taker_nothing_is_polled(tmp_path: Path) -> None:
+    bucket = Bucket()
+    worker = SlowWorker(bucket, b"PK bytecode")
+    worker.answer.set()
+    workers = LambdaWorkers(bucket, worker, {("python3.12", "x86_64"): FUNCTION})
+
+    reports = workers.run(tmp_path / "layer.zip", [Job(TARGET, True)], tmp_path, lambda: 600.0)
+
+    assert bucket.polls == 0
+    assert reports[0].bytecode is not None and reports[0].bytecode.read_bytes() == b"PK bytecode"

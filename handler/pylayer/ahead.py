@@ -1,0 +1,84 @@
+"""The layer's zip, written and uploaded while the runtime workers still import.
+
+A worker writes its bytecode before it imports anything (the import proof is
+the last quarter of its time on a large layer). Once every compiling runtime's
+bytecode is in, the provider writes the layer's zip and uploads it meanwhile,
+instead of after the workers' answers. The archive is used only if the layer
+then passes, with exactly these entries. One uploaded for a layer that then
+failed stays in the bucket until its lifecycle rule expires it: no spec pointer
+names it, no version is published from it, and its key is the digest of its
+bytes, so a later build that makes the same bytes may use it. (Deleting it
+would need a delete grant on ``layers/*``, which the provider's role does not
+have.)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from .archive import Archive, Entry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Made:
+    archive: Archive
+    key: str  # where it is in the bucket
+    uploaded: bool  # False: an identical archive was there already
+
+
+class ArchiveAhead:
+    """``start(entries)`` once (from a worker's thread); then ``take(entries)`` or ``discard()``."""
+
+    def __init__(self, make: Callable[[list[Entry]], Made]) -> None:
+        self._make = make
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-ahead")
+        self._lock = threading.Lock()
+        self._entries: list[Entry] | None = None
+        self._future: Future[Made] | None = None
+
+    def start(self, entries: list[Entry]) -> None:
+        with self._lock:
+            if self._future is None:
+                log.info("Writing the layer's zip while the workers import")
+                self._entries = list(entries)
+                self._future = self._pool.submit(self._make, self._entries)
+
+    def take(self, entries: list[Entry]) -> Made | None:
+        """The archive made ahead, if it holds exactly these entries; None: make it now."""
+        made = self._wait()
+        if made is not None and self._entries != entries:
+            self._unused(made)
+            return None
+        return made
+
+    def discard(self) -> None:
+        """The layer failed: wait for what was being made ahead, and say what is left of it."""
+        made = self._wait()
+        if made is not None:
+            self._unused(made)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _wait(self) -> Made | None:
+        with self._lock:
+            future = self._future
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception:
+            # Made again the usual way, where a failure gets its reason (a full /tmp, a denied upload).
+            log.warning("Making the layer's archive ahead failed; making it now", exc_info=True)
+            return None
+
+    def _unused(self, made: Made) -> None:
+        if made.uploaded:
+            log.info("%s was uploaded ahead for a layer that is not published: the bucket's lifecycle rule "
+                     "expires it", made.key)
