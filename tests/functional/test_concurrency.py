@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,11 +22,16 @@ SIX = {"LayerName": "six", "Requirements": ["six==1.16.0"], "Runtime": "python3.
 FORK = multiprocessing.get_context("fork")
 
 
-def deliver(request: dict[str, Any]) -> None:
-    """One invocation of the provider, in a process of its own."""
+def deliver(request: dict[str, Any], work_root: Path) -> None:
+    """One invocation of the provider, in a process of its own: another Lambda container, with its own
+    clients and its own /tmp (a container removes the build folders a killed invocation left in its /tmp;
+    in a folder shared with another delivery, those would be that delivery's build)."""
+    import os
+
     import app
 
-    app.default_store.cache_clear()  # clients of its own, as another Lambda container has
+    app.default_store.cache_clear()
+    os.environ["PYLAYER_WORK_ROOT"] = str(work_root)
     app.lambda_handler(request, LambdaContext())
 
 
@@ -41,13 +47,15 @@ def claimed(endpoint: str, request: dict[str, Any], timeout: float = 60.0) -> No
     pytest.fail("no delivery claimed the request")
 
 
-def test_two_deliveries_of_one_create_publish_one_version(cfn: Cloudformation, moto_endpoint: str) -> None:
+def test_two_deliveries_of_one_create_publish_one_version(cfn: Cloudformation, moto_endpoint: str,
+                                                         tmp_path: Path) -> None:
     url = cfn.receiver.url()
     request = event("Create", SIX, url)
-    first = FORK.Process(target=deliver, args=(request,))
+    first = FORK.Process(target=deliver, args=(request, tmp_path / "first"))
     first.start()
     claimed(moto_endpoint, request)
-    second = FORK.Process(target=deliver, args=(request,))  # the same event, delivered again meanwhile
+    # The same event, delivered again meanwhile, to another container.
+    second = FORK.Process(target=deliver, args=(request, tmp_path / "second"))
     second.start()
     first.join(300)
     second.join(300)
@@ -58,10 +66,11 @@ def test_two_deliveries_of_one_create_publish_one_version(cfn: Cloudformation, m
     assert aws.live_versions(moto_endpoint, "six") == {sent[0].body["PhysicalResourceId"]}
 
 
-def test_a_delete_that_overtakes_its_create_leaves_no_version(cfn: Cloudformation, moto_endpoint: str) -> None:
+def test_a_delete_that_overtakes_its_create_leaves_no_version(cfn: Cloudformation, moto_endpoint: str,
+                                                              tmp_path: Path) -> None:
     url = cfn.receiver.url()
     request = event("Create", SIX, url)
-    create = FORK.Process(target=deliver, args=(request,))
+    create = FORK.Process(target=deliver, args=(request, tmp_path / "create"))
     create.start()
     claimed(moto_endpoint, request)
     # CloudFormation gave up on the Create (its ServiceTimeout) and deletes the resource, whose id it never got.
