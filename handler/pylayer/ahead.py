@@ -18,6 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 
 from .archive import Archive, Entry
@@ -35,19 +36,20 @@ class Made:
 class ArchiveAhead:
     """``start(entries)`` once (from a worker's thread); then ``take(entries)`` or ``discard()``."""
 
-    def __init__(self, make: Callable[[list[Entry]], Made]) -> None:
+    def __init__(self, make: Callable[[Archive, list[Entry]], Made]) -> None:
         self._make = make
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-ahead")
         self._lock = threading.Lock()
         self._entries: list[Entry] | None = None
         self._future: Future[Made] | None = None
 
-    def start(self, entries: list[Entry]) -> None:
+    def start(self, staged: Archive, entries: list[Entry]) -> None:
+        """Make the zip of ``entries``, the staged archive's with bytecode after them."""
         with self._lock:
             if self._future is None:
                 log.info("Writing the layer's zip while the workers import")
                 self._entries = list(entries)
-                self._future = self._pool.submit(self._make, self._entries)
+                self._future = self._pool.submit(self._make, staged, self._entries)
 
     def take(self, entries: list[Entry]) -> Made | None:
         """The archive made ahead, if it holds exactly these entries; None: make it now."""
@@ -57,22 +59,26 @@ class ArchiveAhead:
             return None
         return made
 
-    def discard(self) -> None:
-        """The layer failed: wait for what was being made ahead, and say what is left of it."""
-        made = self._wait()
+    def discard(self, seconds: float) -> None:
+        """The layer failed: say what is left of what was made ahead, waiting no more than ``seconds``
+        for it (the failure's answer comes first)."""
+        made = self._wait(max(seconds, 0.0))
         if made is not None:
             self._unused(made)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=False)  # take() and discard() have waited as long as they should
 
-    def _wait(self) -> Made | None:
+    def _wait(self, seconds: float | None = None) -> Made | None:
         with self._lock:
             future = self._future
         if future is None:
             return None
         try:
-            return future.result()
+            return future.result(timeout=seconds)
+        except FuturesTimeout:
+            log.warning("The layer's zip made ahead was not done in %.0f s; not waiting for it", seconds or 0)
+            return None
         except Exception:
             # Made again the usual way, where a failure gets its reason (a full /tmp, a denied upload).
             log.warning("Making the layer's archive ahead failed; making it now", exc_info=True)

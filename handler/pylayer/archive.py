@@ -1,4 +1,4 @@
-"""A reproducible layer zip: sorted entries, fixed timestamps, normalised modes.
+"""A reproducible layer zip: entries in a fixed order, fixed timestamps, normalised modes.
 
 Identical inputs give byte-identical zips, so the zip's digest (Lambda's
 CodeSha256) is a real content identity.
@@ -22,9 +22,9 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .errors import LayerTooLarge
 
@@ -67,6 +67,11 @@ class Archive:
     size: int
     unzipped_size: int
     file_count: int
+    # What ``append`` needs to extend this zip without reading it again: where its entries end (its
+    # central directory starts), that directory's records, and the digest of the bytes before it.
+    body_size: int = field(default=0, compare=False)
+    directory: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
+    body_digest: Any = field(default=None, compare=False, repr=False)  # a hashlib sha256 object, copied before use
 
 
 def skipped(relative: str) -> bool:
@@ -215,48 +220,75 @@ def raw_member(member: WheelMember, handles: dict[Path, BinaryIO]) -> bytes:
 
 
 def write_zip(entries: Sequence[Entry], dest: Path, level: int = COMPRESS_LEVEL) -> Archive:
-    """Write the entries (already sorted) with fixed metadata; return digest and sizes."""
-    digest = hashlib.sha256()
-    central: list[bytes] = []
-    offset = 0
+    """Write the entries, in the order given (``arrange`` sorts them), with fixed metadata; return digest
+    and sizes."""
+    with dest.open("wb") as out:
+        return _write(out, dest, entries, level, hashlib.sha256(), 0, (), 0)
+
+
+def append(base: Archive, entries: Sequence[Entry], dest: Path, level: int = COMPRESS_LEVEL) -> Archive:
+    """``base``'s zip with these entries after its own: byte for byte what ``write_zip`` gives for
+    [*base's entries, *entries], made by copying base's entries as they are and hashing only what is new."""
+    if base.body_digest is None:
+        raise ValueError(f"{base.path.name} was not written by write_zip")
+    with dest.open("wb") as out, base.path.open("rb") as source:
+        left = base.body_size
+        while left:
+            copied = os.sendfile(out.fileno(), source.fileno(), None, left)
+            if copied == 0:
+                raise ValueError(f"{base.path.name} is shorter than it was")
+            left -= copied
+        out.seek(base.body_size)
+        return _write(out, dest, entries, level, base.body_digest.copy(), base.body_size, base.directory,
+                      base.unzipped_size)
+
+
+def _write(out: BinaryIO, dest: Path, entries: Sequence[Entry], level: int, digest: Any, offset: int,
+           records: tuple[bytes, ...], unzipped: int) -> Archive:
+    """Entries from ``offset`` on (the bytes before it hashed into ``digest``, their directory records in
+    ``records``), then the central directory."""
+    central: list[bytes] = list(records)
     handles: dict[Path, BinaryIO] = {}
+    if len(central) + len(entries) > MAX_ENTRIES:
+        raise LayerTooLarge(f"Layer has {len(central) + len(entries)} files; the provider writes at most "
+                            f"{MAX_ENTRIES}.")
+
+    def emit(chunk: bytes) -> None:
+        nonlocal offset
+        out.write(chunk)
+        digest.update(chunk)
+        offset += len(chunk)
+
     try:
-        with dest.open("wb") as out:
-
-            def emit(chunk: bytes) -> None:
-                nonlocal offset
-                out.write(chunk)
-                digest.update(chunk)
-                offset += len(chunk)
-
-            for entry, compressed in zip(entries, _compressed_files(entries, level), strict=True):
-                if compressed is not None:
-                    method, crc, data = compressed.method, compressed.crc, compressed.data
-                elif entry.member is not None:
-                    member = entry.member
-                    method, crc, data = member.method, member.crc, raw_member(member, handles)
-                else:
-                    raise ValueError(f"{entry.arcname}: no source")
-                header_offset = offset
-                local, record = _headers(entry, method, crc, len(data), header_offset)
-                emit(local)
-                emit(data)
-                central.append(record)
-            directory_offset = offset
-            for record in central:
-                emit(record)
-            emit(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(central), len(central),
-                             offset - directory_offset, directory_offset, 0))
+        for entry, compressed in zip(entries, _compressed_files(entries, level), strict=True):
+            if compressed is not None:
+                method, crc, data = compressed.method, compressed.crc, compressed.data
+            elif entry.member is not None:
+                member = entry.member
+                method, crc, data = member.method, member.crc, raw_member(member, handles)
+            else:
+                raise ValueError(f"{entry.arcname}: no source")
+            local, record = _headers(entry, method, crc, len(data), offset)
+            emit(local)
+            emit(data)
+            central.append(record)
     finally:
         for handle in handles.values():
             handle.close()
+    body_size, body_digest = offset, digest.copy()
+    for record in central:
+        emit(record)
+    emit(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(central), len(central), offset - body_size, body_size, 0))
     return Archive(
         path=dest,
         sha256=digest.hexdigest(),
         code_sha256=base64.b64encode(digest.digest()).decode(),
         size=offset,
-        unzipped_size=sum(e.size for e in entries),
-        file_count=len(entries),
+        unzipped_size=unzipped + sum(e.size for e in entries),
+        file_count=len(central),
+        body_size=body_size,
+        directory=tuple(central),
+        body_digest=body_digest,
     )
 
 

@@ -61,6 +61,9 @@ class Clients:
     def client(self, service: str, region: str | None = None, read_timeout: int = 120,
                max_attempts: int | None = None) -> Any:
         key = (service, region or self.region, read_timeout, max_attempts)
+        made = self._clients.get(key)
+        if made is not None:  # made already: no lock, so a call never waits for another client being made
+            return made
         with self._making:
             if key not in self._clients:
                 import boto3

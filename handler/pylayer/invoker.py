@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from .aws import Clients
 
-# The read timeout of the invoke client, rounded up to this step: one client serves a container's invokes
-# (a new one takes 0.05-0.1 s to make), and none waits much past the time the request has left.
-READ_TIMEOUT_STEP = 120
+# The invoke client's read timeout: longer than any function may run (Lambda's 900 s), so one client
+# serves every invoke of a container (a new one takes 0.05-0.1 s to make). How long the provider waits
+# is the caller's to bound: ``LambdaWorkers`` stops waiting when the request's time is up.
+READ_TIMEOUT = 910
 
 
 class Invoker:
     def __init__(self, clients: Clients) -> None:
         self.clients = clients
 
-    def client(self, timeout: float) -> Any:
-        """The client an invoke with this much time left uses; made ahead of it by ``prepare``."""
-        read_timeout = READ_TIMEOUT_STEP * math.ceil((max(timeout, 1.0) + 10) / READ_TIMEOUT_STEP)
-        # Throttling is retried; a worker that ran past the timeout is not (it would only run again).
-        return self.clients.client("lambda", read_timeout=read_timeout, max_attempts=2)
-
-    def prepare(self, timeout: float) -> None:
-        self.client(timeout)
+    def client(self) -> Any:
+        # Throttling and a dropped connection are retried (the worker's job is idempotent: the same
+        # presigned output); a worker's own failure or timeout is its answer, not retried.
+        return self.clients.client("lambda", read_timeout=READ_TIMEOUT, max_attempts=2)
 
     def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
-        client = self.client(timeout)
+        """The worker's answer. ``timeout``: what the request has left; the caller stops waiting then."""
+        client = self.client()
         answer = self.clients.call(f"Invoking the worker {function}", client, "invoke", FunctionName=function,
                                    InvocationType="RequestResponse", Payload=json.dumps(payload).encode())
         body = answer["Payload"].read()

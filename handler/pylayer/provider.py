@@ -38,6 +38,8 @@ from .workers import Invoker, LambdaWorkers, LocalWorkers, RuntimeSite, Staging,
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
+# How long a failed build waits for the layer's zip being made ahead before it answers.
+DISCARD_WAIT_SECONDS = 30.0
 
 
 class Engine(Protocol):
@@ -243,8 +245,9 @@ class Provider:
         built = self._build(spec, content_key, pointer, timings)
         self.observer.measure("ArchiveReused", 0, "Count")
         outcome = self._publish(spec, built, version_key, owner, timings)
-        if listing is not None:
-            listing.exception()  # ended long since: its answer is not needed, and a failure fails nothing
+        failed = listing.exception() if listing is not None else None  # ended long since
+        if failed is not None:  # its answer was not needed: a failure fails nothing, but is told
+            log.warning("Listing the layer's versions failed (not needed for this build): %s", failed)
         return outcome
 
     def _compiles_now(self, spec: LayerSpec, uncompiled: tuple[str, ...]) -> bool:
@@ -306,7 +309,7 @@ class Provider:
 
             started = time.monotonic()
             needed = archive.check_size(built.entries)
-            ahead = ArchiveAhead(lambda entries: self._zip_and_upload(entries, workdir))
+            ahead = ArchiveAhead(lambda staged, entries: self._zip_and_upload(staged, entries, workdir))
             try:
                 with self.workspace.guard(needed=needed), self.observer.phase("verify"):
                     verified = verify(spec, built.entries, built.owners, self.workers, workdir,
@@ -315,7 +318,7 @@ class Provider:
                 _took(timings, "verify", started)
                 made = ahead.take(verified.entries)
             except BaseException:
-                ahead.discard()
+                ahead.discard(min(self.deadline.for_work(), DISCARD_WAIT_SECONDS))
                 raise
             finally:
                 ahead.close()
@@ -341,10 +344,11 @@ class Provider:
         return plan.Artifact(key, zipped.unzipped_size, packages, verified.bytecode, verified.uncompiled,
                              verified.proof)
 
-    def _zip_and_upload(self, entries: list[archive.Entry], workdir: Path) -> Made:
+    def _zip_and_upload(self, staged: archive.Archive, entries: list[archive.Entry], workdir: Path) -> Made:
         """The layer's zip with these entries, in the bucket under its digest (made ahead, beside the imports)."""
+        self.deadline.check("writing the layer's zip")
         archive.check_size(entries)
-        zipped = archive.write_zip(entries, workdir / "layer.zip")
+        zipped = archive.append(staged, entries[staged.file_count:], workdir / "layer.zip")
         key = artifact_key(zipped.sha256)
         self.deadline.check("uploading")
         return Made(zipped, key, self.store.artifacts.upload(zipped.path, key))
@@ -356,7 +360,9 @@ class Provider:
             zipped = verified.staged
         else:
             with self.workspace.guard(needed=unzipped), self.observer.phase("zip"):
-                zipped = archive.write_zip(verified.entries, workdir / "layer.zip")
+                # The staged zip's entries are the layer's first ones: only the bytecode is written.
+                zipped = archive.append(verified.staged, verified.entries[verified.staged.file_count:],
+                                        workdir / "layer.zip")
         _took(timings, "zip", started)
         return zipped
 

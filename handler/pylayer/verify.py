@@ -220,14 +220,20 @@ def bytecode_state(spec: LayerSpec, compiled: Sequence[Target], missing: Sequenc
 
 
 def with_bytecode(entries: Sequence[Entry], bytecode: Sequence[Path]) -> list[Entry]:
-    """The layer's entries with the workers' bytecode, sorted: what is published when it fits."""
-    return sorted([*entries, *(e for path in bytecode for e in bytecode_entries(path))], key=lambda e: e.arcname)
+    """The layer's entries, then the workers' bytecode (sorted): what is published when it fits. The layer's
+    own entries come first and as staged, so its zip is the staged zip with the bytecode appended
+    (``archive.append``)."""
+    return [*entries, *sorted((e for path in bytecode for e in bytecode_entries(path)), key=lambda e: e.arcname)]
 
 
-def _early(entries: list[Entry], jobs: Sequence[Job], ahead: Callable[[list[Entry]], None] | None
+Ahead = Callable[[archive.Archive, list[Entry]], None]
+
+
+def _early(staged: archive.Archive, entries: list[Entry], jobs: Sequence[Job], ahead: Ahead | None
            ) -> Delivered | None:
     """What the workers hand each runtime's bytecode to as soon as it is made: once every compiling
-    runtime's is in, ``ahead`` gets the layer's entries with it (while the workers still import)."""
+    runtime's is in, ``ahead`` gets the staged archive and the layer's entries with the bytecode (while the
+    workers still import)."""
     compiling = [job.target for job in jobs if job.compile]
     if ahead is None or not compiling:
         return None
@@ -239,14 +245,14 @@ def _early(entries: list[Entry], jobs: Sequence[Job], ahead: Callable[[list[Entr
             made[job.target] = path
             if len(made) != len(compiling):
                 return
-        ahead(with_bytecode(entries, [made[t] for t in compiling]))
+        ahead(staged, with_bytecode(entries, [made[t] for t in compiling]))
 
     return delivered
 
 
 def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], workers: Workers, workdir: Path,
            time_left: Callable[[], float], static: Workers | None = None, progress: Progress | None = None,
-           ahead: Callable[[list[Entry]], None] | None = None) -> Verified:
+           ahead: Ahead | None = None) -> Verified:
     """The layer checked on every runtime, with its bytecode. ``ahead`` is given the entries with bytecode
     before the workers finish importing, when the transport can tell: the caller may start writing the
     layer's zip then (it is the same list ``verify`` returns, when the layer passes and fits)."""
@@ -254,8 +260,8 @@ def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], wor
     staged = archive.write_zip(entries, workdir / "staged.zip")
     jobs = plan_jobs(spec, {t: workers.capability(t) for t in spec.targets}, workers.workers_from)
     shown.start("compile and import", len(jobs.workers) + len(jobs.static), "runtimes")
-    reports = list(workers.run(staged.path, jobs.workers, workdir, time_left, _early(entries, jobs.workers, ahead))
-                   ) if jobs.workers else []
+    reports = list(workers.run(staged.path, jobs.workers, workdir, time_left,
+                               _early(staged, entries, jobs.workers, ahead))) if jobs.workers else []
     if jobs.static:
         reports += (static or StaticCheck()).run(staged.path, jobs.static, workdir, time_left)
     shown.advance("compile and import", len(reports))

@@ -30,6 +30,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
@@ -354,10 +355,6 @@ class Staging(Protocol):
 
 
 class Invoker(Protocol):
-    def prepare(self, timeout: float) -> None:
-        """Make ahead what an invoke with this much time left needs (its client)."""
-        ...
-
     def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]: ...
 
 
@@ -377,15 +374,21 @@ class LambdaWorkers:
         prefix = f"staging/{uuid.uuid4().hex}/"
         source = prefix + "layer.zip"
         outputs = {job: f"{prefix}bytecode-{job.target.runtime}-{job.target.architecture}.zip" for job in jobs}
+        # The workers are invoked while the archive uploads: their start (a cold one's init, in AWS) overlaps
+        # the upload, and each waits for the archive to be there (worker protocol 4).
+        pool = ThreadPoolExecutor(max_workers=len(jobs) + 1)
+        uploaded = False
         try:
-            with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
-                # The invoke client is made while the archive uploads (one is CPU, the other the network).
-                preparing = pool.submit(self.invoker.prepare, time_left())
-                self.staging.put_file(archive, source)
-                preparing.result()
-                return list(pool.map(lambda j: self._one(j, source, outputs[j], workdir, time_left, delivered),
-                                     jobs))
+            uploading = pool.submit(self.staging.put_file, archive, source)
+            running = [pool.submit(self._one, job, source, outputs[job], workdir, time_left, delivered)
+                       for job in jobs]
+            uploading.result()
+            uploaded = True
+            return [r.result() for r in running]
         finally:
+            # Every worker is waited for (each no longer than the request has left), except after a failed
+            # upload: that is the build's failure, and the workers give up waiting for the archive on their own.
+            pool.shutdown(wait=uploaded)
             try:
                 self.staging.remove([source, *outputs.values()])
             except Exception:
@@ -427,23 +430,31 @@ class LambdaWorkers:
         function = self.functions[(job.target.runtime, job.target.architecture)]
         payload = request(job, self._urls(source, output, time_left))
         path = workdir / f"bytecode-{job.target.runtime}.zip"
-        with ThreadPoolExecutor(max_workers=1) as invoking:
+        invoking = ThreadPoolExecutor(max_workers=1)
+        try:
             answer = invoking.submit(self.invoker.invoke, function, dict(payload), max(time_left(), 1.0))
-            fetched = job.compile and delivered is not None and self._early(answer, output, path, job, delivered)
-            data = checked_report(answer.result(), job.target)
+            fetched = job.compile and delivered is not None and \
+                self._early(answer, output, path, job, delivered, time_left)
+            try:
+                data = checked_report(answer.result(timeout=max(time_left(), 1.0)), job.target)
+            except FuturesTimeout:
+                raise WorkerFailed(f"The {job.target.describe()} worker did not finish in the time the request "
+                                   "had left before the Lambda timeout.") from None
+        finally:
+            invoking.shutdown(wait=False)  # a worker past the deadline is not waited for
         if not isinstance(data.get("bytecode"), Mapping):
             return Report(job, f"worker {function}", data)
         if not fetched:
             self.staging.download(output, path)
         return Report(job, f"worker {function}", data, _checked_bytecode(data, path))
 
-    def _early(self, answer: Future[dict[str, Any]], output: str, path: Path, job: Job, delivered: Delivered
-               ) -> bool:
+    def _early(self, answer: Future[dict[str, Any]], output: str, path: Path, job: Job, delivered: Delivered,
+               time_left: Callable[[], float]) -> bool:
         """While the worker runs: its bytecode, once it has written it (before its imports), handed over.
         True if fetched. Best effort: the report that follows decides, and its digest checks these bytes."""
         started = time.monotonic()
         try:
-            while not answer.done():
+            while not answer.done() and time_left() > 0:
                 if self.staging.exists(output):
                     self.staging.download(output, path)
                     delivered(job, path)

@@ -1,5 +1,8 @@
 """A package index on loopback (PEP 503 simple API), optionally demanding HTTP basic auth.
 
+Like PyPI, it serves each wheel's metadata on its own (PEP 658/714: ``data-core-metadata`` and
+``<wheel>.metadata``), so a resolver reads a few kilobytes per candidate, not the whole wheel.
+
 Tests serve wheels built here (under names PyPI does not have, so a
 successful install proves the files came from this index) or downloaded
 copies of real ones (six, idna, attrs: the functional tests' local index); the
@@ -13,6 +16,7 @@ import base64
 import contextlib
 import hashlib
 import re
+import zipfile
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -73,11 +77,27 @@ class LocalIndex(Loopback):
         parts = [p for p in path.split("?")[0].split("/") if p]
         if parts[:1] == ["files"] and len(parts) == 2 and parts[1] in self.wheels:
             return self.wheels[parts[1]].read_bytes(), "application/octet-stream"
+        if parts[:1] == ["files"] and len(parts) == 2 and parts[1].endswith(".whl.metadata") and \
+                parts[1].removesuffix(".metadata") in self.wheels:
+            return self.metadata(parts[1].removesuffix(".metadata")), "application/octet-stream"
         if parts[:1] == ["simple"] and len(parts) == 2:
             links = [
-                f'<a href="/files/{name}#sha256={hashlib.sha256(path.read_bytes()).hexdigest()}">{name}</a>'
+                f'<a href="/files/{name}#sha256={hashlib.sha256(path.read_bytes()).hexdigest()}"'
+                f'{self.metadata_attribute(name)}>{name}</a>'
                 for name, path in sorted(self.wheels.items())
                 if _normalized(name.split("-")[0]) == _normalized(parts[1])]
             if links:
                 return ("<html><body>" + "".join(links) + "</body></html>").encode(), "text/html"
         return None, "text/plain"
+
+    def metadata_attribute(self, name: str) -> str:
+        """PEP 714's attribute for a wheel (a source distribution has no metadata file of its own here)."""
+        if not name.endswith(".whl"):
+            return ""
+        return f' data-core-metadata="sha256={hashlib.sha256(self.metadata(name)).hexdigest()}"'
+
+    def metadata(self, name: str) -> bytes:
+        """The wheel's own METADATA file, as PyPI serves it beside the wheel."""
+        with zipfile.ZipFile(self.wheels[name]) as wheel:
+            found = [n for n in wheel.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+            return wheel.read(found[0]) if found else b""

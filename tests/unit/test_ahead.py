@@ -15,12 +15,15 @@ ENTRIES = [Entry("python/a.py", 1, False, data=b"a"), Entry("python/__pycache__/
                                                              data=b"bc")]
 
 
+STAGED = Archive(Path("staged.zip"), "cd" * 32, "y", 5, 1, 1)
+
+
 class Bucket:
     def __init__(self, already_there: bool = False, fails: bool = False) -> None:
         self.already_there, self.fails = already_there, fails
         self.made: list[list[Entry]] = []
 
-    def make(self, entries: list[Entry]) -> Made:
+    def make(self, staged: Archive, entries: list[Entry]) -> Made:
         if self.fails:
             raise OSError(28, "No space left on device")
         self.made.append(entries)
@@ -34,8 +37,8 @@ class Bucket:
 def test_the_archive_made_ahead_is_taken_for_the_same_entries() -> None:
     bucket = Bucket()
     ahead = bucket.ahead()
-    ahead.start(list(ENTRIES))
-    ahead.start(ENTRIES[:1])  # a second start changes nothing
+    ahead.start(STAGED, list(ENTRIES))
+    ahead.start(STAGED, ENTRIES[:1])  # a second start changes nothing
 
     made = ahead.take(list(ENTRIES))
     ahead.close()
@@ -47,7 +50,7 @@ def test_the_archive_made_ahead_is_taken_for_the_same_entries() -> None:
 def test_other_entries_take_nothing(caplog: pytest.LogCaptureFixture) -> None:
     bucket = Bucket()
     ahead = bucket.ahead()
-    ahead.start(list(ENTRIES))
+    ahead.start(STAGED, list(ENTRIES))
 
     with caplog.at_level(logging.INFO):
         assert ahead.take(ENTRIES[:1]) is None  # the bytecode was left out after all: the zip is made again
@@ -59,25 +62,25 @@ def test_a_failed_layer_waits_for_what_was_made_and_says_what_is_left(caplog: py
     with caplog.at_level(logging.INFO):
         for bucket in (ours, theirs):
             ahead = bucket.ahead()
-            ahead.start(list(ENTRIES))
-            ahead.discard()
+            ahead.start(STAGED, list(ENTRIES))
+            ahead.discard(5.0)
     assert caplog.text.count("was uploaded ahead") == 1  # an archive already there is not this build's
 
 
 def test_a_failure_ahead_means_making_it_the_usual_way() -> None:
     bucket = Bucket(fails=True)
     ahead = bucket.ahead()
-    ahead.start(list(ENTRIES))
+    ahead.start(STAGED, list(ENTRIES))
 
     assert ahead.take(list(ENTRIES)) is None
-    ahead.discard()
+    ahead.discard(5.0)
 
 
 def test_nothing_started_takes_nothing() -> None:
     bucket = Bucket()
     ahead = bucket.ahead()
     assert ahead.take(list(ENTRIES)) is None
-    ahead.discard()
+    ahead.discard(5.0)
     ahead.close()
     assert bucket.made == []
 
@@ -85,7 +88,24 @@ def test_nothing_started_takes_nothing() -> None:
 def test_start_from_another_thread_is_seen_by_take() -> None:
     bucket = Bucket()
     ahead = bucket.ahead()
-    thread = threading.Thread(target=ahead.start, args=(list(ENTRIES),))
+    thread = threading.Thread(target=ahead.start, args=(STAGED, list(ENTRIES)))
     thread.start()
     thread.join()
     assert ahead.take(list(ENTRIES)) is not None
+
+
+def test_a_failed_layer_does_not_wait_long_for_a_zip_still_being_made(caplog: pytest.LogCaptureFixture) -> None:
+    release = threading.Event()
+    bucket = Bucket()
+
+    def slow(staged: Archive, entries: list[Entry]) -> Made:
+        assert release.wait(10)
+        return bucket.make(staged, entries)
+
+    ahead = ArchiveAhead(slow)
+    ahead.start(STAGED, list(ENTRIES))
+    with caplog.at_level(logging.WARNING):
+        ahead.discard(0.05)  # the failure's answer comes first
+        ahead.close()
+    assert "not done in 0 s; not waiting for it" in caplog.text
+    release.set()

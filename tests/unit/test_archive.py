@@ -99,3 +99,24 @@ def test_an_oversized_layer_names_its_largest_packages(tmp_path: Path) -> None:
 
 def test_the_default_limit_is_lambdas() -> None:
     assert archive.MAX_UNZIPPED_BYTES == 262_144_000
+
+
+def test_appending_to_a_zip_gives_the_bytes_of_writing_them_all(tmp_path: Path) -> None:
+    first = archive.collect(make_tree(tmp_path / "t"))
+    more = [archive.Entry("python/pkg/__pycache__/__init__.cpython-312.pyc", 30, False, data=b"\xcb\r\r\n" + b"7" * 26),
+            archive.Entry("python/zzz.txt", 4, True, data=b"last")]
+    staged = archive.write_zip(first, tmp_path / "staged.zip")
+
+    appended = archive.append(staged, more, tmp_path / "appended.zip")
+    whole = archive.write_zip([*first, *more], tmp_path / "whole.zip")
+
+    assert (tmp_path / "appended.zip").read_bytes() == (tmp_path / "whole.zip").read_bytes()
+    assert (appended.sha256, appended.size, appended.unzipped_size, appended.file_count) == \
+        (whole.sha256, whole.size, whole.unzipped_size, whole.file_count)
+    with zipfile.ZipFile(tmp_path / "appended.zip") as made:
+        assert made.testzip() is None
+        assert made.read("python/zzz.txt") == b"last"
+    # And again on top of that: what a second append needs is kept too.
+    again = archive.append(appended, [archive.Entry("python/zz2.txt", 1, False, data=b"!")], tmp_path / "2.zip")
+    assert again.sha256 == archive.write_zip([*first, *more, archive.Entry("python/zz2.txt", 1, False, data=b"!")],
+                                             tmp_path / "3.zip").sha256

@@ -132,9 +132,6 @@ class FakeSecrets:
 
 
 class NoInvoker:
-    def prepare(self, timeout: float) -> None:
-        raise AssertionError("no workers in these tests")
-
     def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         raise AssertionError("no workers in these tests")
 

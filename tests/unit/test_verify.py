@@ -338,7 +338,8 @@ def test_verify_adds_the_workers_bytecode(tmp_path: Path) -> None:
     assert not verified.unchanged
     assert verified.staged.file_count == 1
     names = [e.arcname for e in verified.entries]
-    assert names == sorted(["python/six.py", "python/__pycache__/six.cpython-311.pyc", *PYC])
+    # The staged entries as staged, then the bytecode sorted: the layer's zip is the staged one, appended to.
+    assert names == ["python/six.py", *sorted(["python/__pycache__/six.cpython-311.pyc", *PYC])]
     assert verified.bytecode_note == "compiled for python3.11, python3.12"
 
 
@@ -359,7 +360,7 @@ def test_the_entries_with_bytecode_are_handed_ahead_once_every_runtime_has_deliv
     handed: list[list[Entry]] = []
 
     verified = verify.verify(spec(bytecode="true"), [Entry("python/six.py", 3, False, data=b"x=1")], {}, workers,
-                             tmp_path, lambda: 600.0, ahead=handed.append)
+                             tmp_path, lambda: 600.0, ahead=lambda staged, layer: handed.append(layer))
 
     assert handed == [verified.entries]  # once, after both runtimes: exactly what verify ends with
 
@@ -370,7 +371,7 @@ def test_nothing_is_handed_ahead_when_a_runtime_never_delivers(tmp_path: Path) -
     handed: list[list[Entry]] = []
 
     verify.verify(spec(bytecode="auto"), [Entry("python/six.py", 3, False, data=b"x=1")], {}, workers, tmp_path,
-                  lambda: 600.0, ahead=handed.append)
+                  lambda: 600.0, ahead=lambda staged, layer: handed.append(layer))
 
     assert handed == []  # python3.11 compiled nothing: the layer's zip is made after the answers, as before
 
@@ -382,6 +383,6 @@ def test_entries_handed_ahead_of_a_layer_that_fails_are_not_what_is_returned(tmp
 
     with pytest.raises(NotLoadable):
         verify.verify(spec(), [Entry(CV2, 3, False, data=b"ELF")], OWNERS, workers, tmp_path, lambda: 600.0,
-                      ahead=handed.append)
+                      ahead=lambda staged, layer: handed.append(layer))
 
     assert len(handed) == 1  # handed before the verdict: the caller must discard what it made of them

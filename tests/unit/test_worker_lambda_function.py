@@ -9,6 +9,7 @@ import platform
 import signal
 import subprocess
 import sys
+import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pylayer.worker import PROTOCOL, job, lambda_function, libraries
+from pylayer.worker import PROTOCOL, job, lambda_function, libraries, transfer
 from tests.support.staging import StagingServer
 
 REFUSED = {"error": "the request must name the staged archive and the output by presigned http(s) URLs"}
@@ -193,3 +194,41 @@ def test_stop_strays_in_lambda_spares_this_process_its_ancestors_and_init(monkey
     assert os.getpid() not in pids
     assert os.getppid() not in pids
     assert 1 not in pids
+
+
+def test_the_worker_waits_for_an_archive_that_is_still_uploading(tmp_path: Path, staging: StagingServer) -> None:
+    """The provider invokes while it uploads the staged archive: until the upload ends, its URL answers 404."""
+    folder = tmp_path / "s3" / "b" / "staging"
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(tmp_path / "in.zip", "w") as layer:
+        layer.writestr("python/m.py", "M = 1\n")
+    arrives = threading.Timer(0.3, lambda: (tmp_path / "in.zip").replace(folder / "in.zip"))
+    arrives.start()
+
+    result = lambda_function.handler({"protocol": PROTOCOL, "source_url": f"{staging.url}/b/staging/in.zip",
+                                      "output_url": f"{staging.url}/b/staging/o.zip", "runtime": job.version_tag(),
+                                      "architecture": ARCHITECTURE or "x86_64", "compile": True}, None)
+    arrives.join()
+
+    assert "error" not in result, result
+    gets = [e for e in staging.events if e == "GET /b/staging/in.zip"]
+    assert len(gets) > 1  # looked for, not there yet, then read
+    assert staging.events[-1] == "PUT /b/staging/o.zip"
+
+
+def test_an_archive_that_never_arrives_is_an_error(tmp_path: Path, staging: StagingServer,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transfer, "ARRIVAL_WAIT_SECONDS", 0.2)
+    result = lambda_function.handler({"protocol": PROTOCOL, "source_url": f"{staging.url}/b/staging/never.zip",
+                                      "output_url": f"{staging.url}/b/staging/o.zip", "runtime": job.version_tag(),
+                                      "architecture": ARCHITECTURE or "x86_64", "compile": True}, None)
+    assert result["error"].startswith("Reading the staged archive failed: HTTPError: HTTP Error 404")
+    assert not (tmp_path / "scratch").exists()
+
+
+def test_a_request_of_another_protocol_is_refused_before_anything_is_read(staging: StagingServer) -> None:
+    result = lambda_function.handler({"protocol": PROTOCOL - 1, "source_url": f"{staging.url}/b/staging/in.zip",
+                                      "output_url": f"{staging.url}/b/staging/o.zip"}, None)
+    assert result == {"error": f"the provider speaks protocol {PROTOCOL - 1}, this worker {PROTOCOL}: redeploy the "
+                               "provider stack so both are the same release"}
+    assert staging.events == []

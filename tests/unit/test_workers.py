@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import pytest
 
-from pylayer.errors import WorkerFailed
+from pylayer.errors import AwsCallFailed, WorkerFailed
 from pylayer.target import Target
 from pylayer.worker import job
 from pylayer.worker.protocol import PROTOCOL
@@ -44,9 +44,6 @@ class Staged:
 
 class OldWorker:
     """A worker function of the release before: it answers protocol N-1."""
-
-    def prepare(self, timeout: float) -> None:
-        pass
 
     def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         return {"protocol": PROTOCOL - 1, "runtime": "python3.12", "bytecode": {"sha256": "0" * 64}}
@@ -105,9 +102,6 @@ class SlowWorker:
         self.bucket, self.bytecode, self.reported = bucket, bytecode, reported or bytecode
         self.answer = threading.Event()
 
-    def prepare(self, timeout: float) -> None:
-        pass
-
     def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         key = str(payload["output_url"]).split("/", 3)[3].split("?")[0]
         self.bucket.objects[key] = self.bytecode
@@ -152,3 +146,39 @@ def test_without_a_taker_nothing_is_polled(tmp_path: Path) -> None:
 
     assert bucket.polls == 0
     assert reports[0].bytecode is not None and reports[0].bytecode.read_bytes() == b"PK bytecode"
+
+
+def test_a_worker_still_running_when_the_request_runs_out_of_time_is_not_waited_for(tmp_path: Path) -> None:
+    bucket = Bucket()
+    worker = SlowWorker(bucket, b"PK bytecode")  # never told to answer
+    workers = LambdaWorkers(bucket, worker, {("python3.12", "x86_64"): FUNCTION})
+    left = iter([600.0, 600.0, 0.2])  # the URLs, the invoke, then the wait: under a second left
+
+    with pytest.raises(WorkerFailed, match="did not finish in the time the request had left"):
+        workers.run(tmp_path / "layer.zip", [Job(TARGET, False)], tmp_path, lambda: next(left, 0.2))
+    worker.answer.set()
+
+
+def test_the_worker_is_invoked_while_the_archive_uploads_and_a_failed_upload_is_not_waited_out(
+        tmp_path: Path) -> None:
+    started = threading.Event()
+
+    class Refusing(Bucket):
+        def put_file(self, path: Path, key: str) -> None:
+            assert started.wait(10)  # the worker was invoked before the upload ended
+            raise AwsCallFailed("Uploading the layer archive to s3://bucket failed: AccessDenied.")
+
+    class Waiting(SlowWorker):
+        def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+            started.set()
+            assert self.answer.wait(10)  # as a worker waits for an archive that never arrives
+            return {"error": "Reading the staged archive failed: HTTPError: HTTP Error 404: Not Found"}
+
+    bucket = Refusing()
+    worker = Waiting(bucket, b"")
+    workers = LambdaWorkers(bucket, worker, {("python3.12", "x86_64"): FUNCTION})
+    with pytest.raises(AwsCallFailed, match="AccessDenied"):
+        workers.run(tmp_path / "layer.zip", [Job(TARGET, True)], tmp_path, lambda: 600.0)
+    assert not worker.answer.is_set()  # answered without waiting for the worker
+    assert len(bucket.removed) == 2
+    worker.answer.set()

@@ -2,7 +2,8 @@
 
 The provider stages the layer's archive under the artifact bucket's
 ``staging/`` prefix and invokes the worker of each runtime it serves with two
-presigned URLs: one to read that archive, one to write the bytecode zip. The
+presigned URLs: one to read that archive, one to write the bytecode zip. It
+invokes while the archive still uploads: the worker waits for it. The
 worker returns its report (with the zip's sha256, which the provider checks).
 Its own role reaches nothing but its logs: no S3, and never the role that
 publishes and deletes layers (``transfer``).
@@ -37,12 +38,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     source, output = event.get("source_url"), event.get("output_url")
     if not transfer.is_url(source) or not transfer.is_url(output):
         return {"error": REFUSED}
+    if event.get("protocol", PROTOCOL) != PROTOCOL:  # before anything is read: the reason that helps
+        return {"error": f"the provider speaks protocol {event.get('protocol')!s:.20}, this worker {PROTOCOL}: "
+                         "redeploy the provider stack so both are the same release"}
     stop_strays()
     shutil.rmtree(SCRATCH, ignore_errors=True)
     os.makedirs(SCRATCH)
     archive = os.path.join(SCRATCH, "layer.zip")
     try:
-        transfer.get(str(source), archive)
+        transfer.get(str(source), archive, arrival=transfer.ARRIVAL_WAIT_SECONDS)
     except OSError as exc:
         shutil.rmtree(SCRATCH, ignore_errors=True)
         return {"error": f"Reading the staged archive failed: {type(exc).__name__}: {exc}"[:1000]}

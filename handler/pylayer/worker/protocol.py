@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-PROTOCOL = 3
+PROTOCOL = 4  # 4: the staged archive may arrive after the invoke (the worker waits for it)
 
 # Why an import failed, as the import child classifies it:
 # - "import": ImportError (a module or a symbol missing);

@@ -12,14 +12,30 @@ import urllib.request
 
 ATTEMPTS = 3
 TIMEOUT = 60.0  # seconds a connection may stall
+# The provider invokes the worker while it still uploads the staged archive (the worker's start overlaps
+# the upload): until it is there, its URL answers 404. Looked for this often, for this long.
+ARRIVAL_POLL_SECONDS, ARRIVAL_WAIT_SECONDS = 0.05, 60.0
 
 
 def is_url(value: object) -> bool:
     return isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) < 8192
 
 
-def get(url: str, path: str) -> None:
-    """Download url to path, streaming; retried on a connection error or a 5xx."""
+def get(url: str, path: str, arrival: float = 0.0) -> None:
+    """Download url to path, streaming; retried on a connection error or a 5xx. ``arrival``: seconds to wait
+    for an object that is not there yet (404)."""
+    waited = time.monotonic() + arrival
+    while True:
+        try:
+            _get(url, path)
+            return
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404 or time.monotonic() >= waited:
+                raise
+        time.sleep(ARRIVAL_POLL_SECONDS)
+
+
+def _get(url: str, path: str) -> None:
     for attempt in range(ATTEMPTS):
         try:
             with urllib.request.urlopen(url, timeout=TIMEOUT) as answer, open(path, "wb") as out:  # noqa: S310 - checked
