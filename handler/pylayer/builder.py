@@ -174,23 +174,27 @@ class Engine:
         self.progress.finish("resolve", ", ".join(f"{t.runtime}: {len(ws)} packages" for t, ws in chosen.items()))
         return chosen
 
-    def fetch(self, chosen: Sequence[wheels.Wheel], index: Index, time_left: Callable[[], float]) -> list[Path]:
+    def fetch(self, chosen: Sequence[wheels.Wheel], index: Index, time_left: Callable[[], float],
+              checks: wheels.DeferredChecks | None = None) -> list[Path]:
         # A socket timeout bounds each read, not the download: a stalled connection fails within a
         # minute instead of holding the build until the Lambda deadline.
         timeout = min(max(time_left(), 1.0), FETCH_STALL_SECONDS)
         self.progress.start("download", sum(w.size for w in chosen), "B")
         fetched = wheels.fetch_all(chosen, self.cache("wheels"), index, timeout=timeout,
-                                   on_bytes=lambda n: self.progress.advance("download", n))
+                                   on_bytes=lambda n: self.progress.advance("download", n), checks=checks)
         self.progress.finish("download", f"{len(fetched)} wheels, {sum(p.stat().st_size for p in fetched):,} bytes")
         return fetched
 
     # ------------------------------------------------------------------ build
 
     def build(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float],
-              content_key: str, sources: SourceBuilds | None = None) -> Built:
+              content_key: str, sources: SourceBuilds | None = None,
+              checks: wheels.DeferredChecks | None = None) -> Built:
         """The layer's files, sorted, slimmed as the spec asks, with a lock per runtime. Source
-        distributions are built only through ``sources`` (a runtime worker), never here."""
-        built = self.layer_entries(spec, workdir, index, time_left, sources)
+        distributions are built only through ``sources`` (a runtime worker), never here. With ``checks``,
+        new wheels' members are checked in the background: the caller waits for them before it records
+        or publishes anything."""
+        built = self.layer_entries(spec, workdir, index, time_left, sources, checks)
         if not any(e.arcname.startswith("python/") for e in built.entries):
             # Lambda refuses an empty zip; say why it would be empty instead.
             raise InstallFailed(f"Nothing to install for {spec.describe()}: the environment markers "
@@ -200,12 +204,13 @@ class Engine:
                      built.folders)
 
     def layer_entries(self, spec: LayerSpec, workdir: Path, index: Index,
-                      time_left: Callable[[], float], sources: SourceBuilds | None = None) -> Built:
+                      time_left: Callable[[], float], sources: SourceBuilds | None = None,
+                      checks: wheels.DeferredChecks | None = None) -> Built:
         """Resolve, fetch, place, slim, arrange: the layer's files under python/, before its locks (``build``
         adds them) and bytecode (the workers). What ``pylayer diff`` sizes, too."""
         chosen = self.resolve_all(spec, workdir, index, time_left, sources)
         distinct = {w.sha256: w for ws in chosen.values() for w in ws}
-        paths = dict(zip(distinct, self.fetch(list(distinct.values()), index, time_left), strict=True))
+        paths = dict(zip(distinct, self.fetch(list(distinct.values()), index, time_left, checks), strict=True))
         placed: list[tuple[str, archive.Entry]] = []
         owners: dict[str, str] = {}
         folders: dict[Target, dict[str, str]] = {t: {} for t in chosen}

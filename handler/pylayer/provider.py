@@ -27,6 +27,7 @@ from .errors import ContentMismatch, OutOfTime, ProviderError
 from .identity import Marker
 from .index import Index
 from .layerversion import LayerVersion
+from .memberchecks import MemberChecks
 from .observe import Observer, Quiet
 from .progress import Logged
 from .properties import LayerSpec, parse
@@ -50,7 +51,8 @@ class Engine(Protocol):
     @property
     def lister(self) -> Lister: ...
     def build(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float],
-              content_key: str, sources: SourceBuilds | None = None) -> Built: ...
+              content_key: str, sources: SourceBuilds | None = None,
+              checks: wheels.DeferredChecks | None = None) -> Built: ...
 
 
 class ArtifactStore(Staging, Protocol):
@@ -300,49 +302,63 @@ class Provider:
 
     def _build(self, spec: LayerSpec, content_key: str, pointer: str, timings: dict[str, float]) -> plan.Artifact:
         with self.workspace.workdir() as workdir, self.workspace.guard():
-            started = time.monotonic()
-            index = index_for(self.settings, self.store.secrets)
-            sources = self._sources(spec, workdir) if self.settings.allow_sdist else None
-            with self.observer.phase("install"):
-                built = self.engine.build(spec, workdir, index, self.deadline.for_work, content_key, sources)
-            _took(timings, "install", started)
-
-            started = time.monotonic()
-            needed = archive.check_size(built.entries)
-            ahead = ArchiveAhead(lambda staged, entries: self._zip_and_upload(staged, entries, workdir))
+            checks = MemberChecks(workdir / "unverified")
             try:
-                with self.workspace.guard(needed=needed), self.observer.phase("verify"):
-                    verified = verify(spec, built.entries, built.owners, self.workers, workdir,
-                                      self.deadline.for_work, self.static, Logged(), ahead.start)
-                log.info("Bytecode %s: %s", verified.bytecode, verified.bytecode_note)
-                _took(timings, "verify", started)
-                made = ahead.take(verified.entries)
+                verified, zipped, key, packages = self._build_in(spec, content_key, workdir, timings, checks)
+                checks.wait()  # every new wheel's members are what they declare: only now is anything recorded
             except BaseException:
-                ahead.discard(min(self.deadline.for_work(), DISCARD_WAIT_SECONDS))
+                checks.wait()  # a wheel that lies is the cause: its reason, not the worker's that read it
                 raise
             finally:
-                ahead.close()
-
-            if made is not None:
-                log.info("The layer's zip was written and uploaded while the workers imported")
-                zipped, key = made.archive, made.key
-                timings["zip"] = 0.0
-            else:
-                zipped = self._zip(verified, workdir, timings)
-                key = artifact_key(zipped.sha256)
-            self.deadline.check("uploading")
+                checks.close()
             started = time.monotonic()
-            with self.observer.phase("upload"):
-                if made is None:
-                    self.store.artifacts.upload(zipped.path, key)
-                packages = built.packages
-                self.store.artifacts.write_json(pointer, {
-                    "key": key, "unzipped_size": zipped.unzipped_size, "packages": list(packages),
-                    "bytecode": verified.bytecode, "uncompiled": list(verified.uncompiled), "proof": verified.proof})
-            _took(timings, "upload", started)
+            self.store.artifacts.write_json(pointer, {
+                "key": key, "unzipped_size": zipped.unzipped_size, "packages": list(packages),
+                "bytecode": verified.bytecode, "uncompiled": list(verified.uncompiled), "proof": verified.proof})
+            timings["upload"] = timings.get("upload", 0.0) + time.monotonic() - started
         wheels.prune(self.settings.cache_root / "wheels", self.workspace.cache_budget())
         return plan.Artifact(key, zipped.unzipped_size, packages, verified.bytecode, verified.uncompiled,
                              verified.proof)
+
+    def _build_in(self, spec: LayerSpec, content_key: str, workdir: Path, timings: dict[str, float],
+                  checks: MemberChecks) -> tuple[Verified, archive.Archive, str, tuple[str, ...]]:
+        """Install, verify on the runtimes, zip and upload: the archive, its key and the packages in it, not
+        yet recorded."""
+        started = time.monotonic()
+        index = index_for(self.settings, self.store.secrets)
+        sources = self._sources(spec, workdir) if self.settings.allow_sdist else None
+        with self.observer.phase("install"):
+            built = self.engine.build(spec, workdir, index, self.deadline.for_work, content_key, sources, checks)
+        _took(timings, "install", started)
+
+        started = time.monotonic()
+        needed = archive.check_size(built.entries)
+        ahead = ArchiveAhead(lambda staged, entries: self._zip_and_upload(staged, entries, workdir))
+        try:
+            with self.workspace.guard(needed=needed), self.observer.phase("verify"):
+                verified = verify(spec, built.entries, built.owners, self.workers, workdir,
+                                  self.deadline.for_work, self.static, Logged(), ahead.start)
+            log.info("Bytecode %s: %s", verified.bytecode, verified.bytecode_note)
+            _took(timings, "verify", started)
+            made = ahead.take(verified.entries)
+        except BaseException:
+            ahead.discard(min(self.deadline.for_work(), DISCARD_WAIT_SECONDS))
+            raise
+        finally:
+            ahead.close()
+
+        if made is not None:
+            log.info("The layer's zip was written and uploaded while the workers imported")
+            timings.update(zip=0.0, upload=0.0)
+            return verified, made.archive, made.key, built.packages
+        zipped = self._zip(verified, workdir, timings)
+        key = artifact_key(zipped.sha256)
+        self.deadline.check("uploading")
+        started = time.monotonic()
+        with self.observer.phase("upload"):
+            self.store.artifacts.upload(zipped.path, key)
+        _took(timings, "upload", started)
+        return verified, zipped, key, built.packages
 
     def _zip_and_upload(self, staged: archive.Archive, entries: list[archive.Entry], workdir: Path) -> Made:
         """The layer's zip with these entries, in the bucket under its digest (made ahead, beside the imports)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import shutil
 import stat
 import tomllib
 import urllib.request
@@ -23,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
@@ -66,19 +67,29 @@ def parse_lock(text: str, target: Target, held: Mapping[str, frozenset[str]] | N
     return sorted(wheels, key=lambda w: w.name)
 
 
+class DeferredChecks(Protocol):
+    """Member checks run later (``memberchecks.MemberChecks``): a new wheel waits in ``folder``."""
+
+    folder: Path
+
+    def add(self, held: Path, cached: Path, name: str) -> None: ...
+
+
 def fetch_all(wheels: Sequence[Wheel], cache: Path, index: Index, timeout: float,
-              on_bytes: Callable[[int], None] | None = None) -> list[Path]:
+              on_bytes: Callable[[int], None] | None = None, checks: DeferredChecks | None = None) -> list[Path]:
     """Each wheel in the cache (downloaded once, verified by its sha256), in the given order. ``on_bytes``
-    hears of every chunk downloaded (and of a cached wheel's whole size)."""
+    hears of every chunk downloaded (and of a cached wheel's whole size). With ``checks``, a new wheel's
+    members are checked later, and its path is where it waits for that."""
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(lambda w: fetch(w, cache, index, timeout, on_bytes=on_bytes), wheels))
+        return list(pool.map(lambda w: fetch(w, cache, index, timeout, on_bytes=on_bytes, checks=checks), wheels))
 
 
 def fetch(wheel: Wheel, cache: Path, index: Index, timeout: float,
           opener: Callable[..., object] = urllib.request.urlopen, sdist: bool = False,
-          on_bytes: Callable[[int], None] | None = None) -> Path:
+          on_bytes: Callable[[int], None] | None = None, checks: DeferredChecks | None = None) -> Path:
     """The file in the cache, downloaded once and checked: its sha256, and a wheel's members
-    (``sdist``: a source distribution, whose members are never copied into a layer)."""
+    (``sdist``: a source distribution, whose members are never copied into a layer). With ``checks`` the
+    members are checked later: the wheel waits in ``checks.folder`` and enters the cache once it passed."""
     if not wheel.sha256:
         raise InstallFailed(f"The index gave no sha256 for {wheel.filename}; it cannot be verified.")
     cache.mkdir(parents=True, exist_ok=True)
@@ -111,6 +122,11 @@ def fetch(wheel: Wheel, cache: Path, index: Index, timeout: float,
     if digest.hexdigest() != wheel.sha256:
         partial.unlink(missing_ok=True)
         raise InstallFailed(f"{wheel.filename} does not match the sha256 the index gave; refusing it.")
+    if checks is not None and not sdist:
+        held = checks.folder / path.name
+        shutil.move(partial, held)
+        checks.add(held, path, wheel.filename)
+        return held
     try:
         if not sdist:
             verify_members(partial, wheel.filename)

@@ -6,11 +6,16 @@ Against moto, which computes CodeSha256 from the S3 object it reads, as Lambda d
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
+from pathlib import Path
 
-from tests.support import aws
+import pytest
+
+from tests.support import aws, wheels
 from tests.support.cfn import STACK_ID, Cloudformation
+from tests.support.index import LocalIndex
 
 SIX = {"LayerName": "six", "Requirements": ["six==1.16.0"], "Runtime": "python3.12", "Architecture": "x86_64",
        "Bytecode": "false", "ImportCheck": "none"}
@@ -55,3 +60,24 @@ def test_a_copied_marker_is_never_adopted(cfn: Cloudformation, moto_endpoint: st
     assert reverted["PhysicalResourceId"] != forged
     body, _ = aws.layer_zip(moto_endpoint, str(reverted["PhysicalResourceId"]))
     assert b"not what the provider built" not in zipfile.ZipFile(io.BytesIO(body)).read("python/six.py")
+
+
+def test_a_wheel_that_lies_about_a_member_is_refused_by_name_and_nothing_is_recorded(
+        cfn: Cloudformation, moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        installer_cache: Path) -> None:
+    """Its members are checked beside the build (the workers start at once): the check's reason is the
+    answer, even when a worker has read the lying member first, and nothing names the archive."""
+    honest = wheels.build(tmp_path, "lies", "1.0", files={"lies/__init__.py": b"X = 1\n",
+                                                          "lies/big.bin": bytes(5_000_000)})
+    honest.write_bytes(wheels.lying(honest.read_bytes(), "lies/big.bin", size=1024))
+    with LocalIndex([honest]) as index:
+        monkeypatch.setenv("PACKAGE_INDEX_URL", index.url)
+        answer = cfn.create({"LayerName": "lies", "Requirements": ["lies==1.0"], "Runtime": "python3.12",
+                             "Architecture": "x86_64"}).body
+
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"] == (f"{honest.name} is corrupt or lies about lies/big.bin: it declares 1024 bytes, and "
+                                "its data is not that; refusing the wheel.")
+    assert [k for k in aws.artifacts(moto_endpoint) if k.startswith("specs/")] == []
+    assert aws.live_versions(moto_endpoint, "lies") == set()
+    assert not list((installer_cache / "wheels").glob(f"{hashlib.sha256(honest.read_bytes()).hexdigest()}*"))

@@ -24,6 +24,7 @@ from pylayer.settings import Settings
 from pylayer.simpleindex import IndexFile
 from pylayer.sources import SourceBuilds, SourceJob
 from pylayer.target import Target
+from pylayer.wheels import DeferredChecks
 from pylayer.worker.protocol import JobReport
 from pylayer.workers import STACK_WORKERS, Capability, Delivered, Job, Report
 
@@ -157,7 +158,7 @@ class FakeEngine:
         raise AssertionError("no index is listed in these tests")
 
     def build(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float],
-              content_key: str, sources: SourceBuilds | None = None) -> Built:
+              content_key: str, sources: SourceBuilds | None = None, checks: DeferredChecks | None = None) -> Built:
         self.builds.append(spec.layer_name)
         self.indexes.append(index)
         entries = [archive.Entry(f"python/mod{i}.py", 6, False, data=b"x = 1\n") for i in range(self.files)]
@@ -453,7 +454,8 @@ def test_no_worker_means_no_bytecode_with_auto_and_a_refusal_with_true(store: Fa
 def test_requirements_whose_markers_exclude_the_target_fail_clearly(store: FakeStore, tmp_path: Path) -> None:
     class Empty(FakeEngine):
         def build(self, spec: LayerSpec, workdir: Path, index: Index, time_left: Callable[[], float],
-                  content_key: str, sources: SourceBuilds | None = None) -> Built:
+                  content_key: str, sources: SourceBuilds | None = None,
+                  checks: DeferredChecks | None = None) -> Built:
             raise InstallFailed(f"Nothing to install for {spec.describe()}: the environment markers exclude it.")
 
     prov = provider(store, tmp_path, Empty())

@@ -11,6 +11,7 @@ from pylayer import archive, wheels
 from pylayer.errors import InstallFailed
 from pylayer.index import Index
 from pylayer.target import Target
+from tests.support.wheels import lying
 
 TARGET = Target("python3.12", "arm64")
 LOCK = """
@@ -124,21 +125,6 @@ def tiny_wheel(members: dict[str, bytes] | None = None) -> bytes:
         for name, data in (members or {"pkg/__init__.py": b"X = 1\n"}).items():
             made.writestr(name, data)
     return buffer.getvalue()
-
-
-def lying(body: bytes, name: str, size: int | None = None, crc: int | None = None) -> bytes:
-    """The zip with one member's declared size or CRC-32 changed, in its local and central headers."""
-    data = bytearray(body)
-    with zipfile.ZipFile(io.BytesIO(body)) as zf:
-        info = zf.getinfo(name)
-    central = next(i for i in range(len(data)) if data[i:i + 4] == b"PK\x01\x02"
-                   and int.from_bytes(data[i + 42:i + 46], "little") == info.header_offset)
-    for offset, at_crc, at_size in ((info.header_offset, 14, 22), (central, 16, 24)):
-        if crc is not None:
-            data[offset + at_crc:offset + at_crc + 4] = crc.to_bytes(4, "little")
-        if size is not None:
-            data[offset + at_size:offset + at_size + 4] = size.to_bytes(4, "little")
-    return bytes(data)
 
 
 @pytest.mark.parametrize(("change", "said"), [({"size": 1024}, "lies about pkg/big.bin"),
