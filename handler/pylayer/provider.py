@@ -364,7 +364,7 @@ class Provider:
         """The layer's zip with these entries, in the bucket under its digest (made ahead, beside the imports)."""
         self.deadline.check("writing the layer's zip")
         archive.check_size(entries)
-        zipped = archive.append(staged, entries[staged.file_count:], workdir / "layer.zip")
+        zipped = _layer_zip(staged, entries, workdir)
         key = artifact_key(zipped.sha256)
         self.deadline.check("uploading")
         return Made(zipped, key, self.store.artifacts.upload(zipped.path, key))
@@ -376,9 +376,7 @@ class Provider:
             zipped = verified.staged
         else:
             with self.workspace.guard(needed=unzipped), self.observer.phase("zip"):
-                # The staged zip's entries are the layer's first ones: only the bytecode is written.
-                zipped = archive.append(verified.staged, verified.entries[verified.staged.file_count:],
-                                        workdir / "layer.zip")
+                zipped = _layer_zip(verified.staged, verified.entries, workdir)
         _took(timings, "zip", started)
         return zipped
 
@@ -484,6 +482,12 @@ class Provider:
         log.info("Deleted layer version %s", found.arn)
         self.observer.measure("VersionsDeleted", 1, "Count")
         return True
+
+
+def _layer_zip(staged: archive.Archive, entries: list[archive.Entry], workdir: Path) -> archive.Archive:
+    """The layer's zip: the staged zip's entries are its first ones (``verify.with_bytecode``), so only what
+    follows them is written."""
+    return archive.append(staged, entries[staged.file_count:], workdir / "layer.zip")
 
 
 def _took(timings: dict[str, float], stage: str, started: float) -> None:
