@@ -26,6 +26,10 @@ from .archive import Archive, Entry
 log = logging.getLogger(__name__)
 
 
+class Cancelled(Exception):
+    """The layer failed before the zip made ahead was uploaded: it is not uploaded."""
+
+
 @dataclass(frozen=True)
 class Made:
     archive: Archive
@@ -34,10 +38,13 @@ class Made:
 
 
 class ArchiveAhead:
-    """``start(entries)`` once (from a worker's thread); then ``take(entries)`` or ``discard()``."""
+    """``start(entries)`` once (from a worker's thread); then ``take(entries)`` or ``discard()``.
 
-    def __init__(self, make: Callable[[Archive, list[Entry]], Made]) -> None:
+    ``make`` is given ``cancelled``: set by ``discard``, it tells a make still running not to upload."""
+
+    def __init__(self, make: Callable[[Archive, list[Entry], threading.Event], Made]) -> None:
         self._make = make
+        self.cancelled = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-ahead")
         self._lock = threading.Lock()
         self._entries: list[Entry] | None = None
@@ -49,7 +56,7 @@ class ArchiveAhead:
             if self._future is None:
                 log.info("Writing the layer's zip while the workers import")
                 self._entries = list(entries)
-                self._future = self._pool.submit(self._make, staged, self._entries)
+                self._future = self._pool.submit(self._make, staged, self._entries, self.cancelled)
 
     def take(self, entries: list[Entry]) -> Made | None:
         """The archive made ahead, if it holds exactly these entries; None: make it now."""
@@ -61,7 +68,8 @@ class ArchiveAhead:
 
     def discard(self, seconds: float) -> None:
         """The layer failed: say what is left of what was made ahead, waiting no more than ``seconds``
-        for it (the failure's answer comes first)."""
+        for it (the failure's answer comes first). A make not yet uploading then uploads nothing."""
+        self.cancelled.set()
         made = self._wait(max(seconds, 0.0))
         if made is not None:
             self._unused(made)
@@ -78,6 +86,8 @@ class ArchiveAhead:
             return future.result(timeout=seconds)
         except FuturesTimeout:
             log.warning("The layer's zip made ahead was not done in %.0f s; not waiting for it", seconds or 0)
+            return None
+        except Cancelled:
             return None
         except Exception:
             # Made again the usual way, where a failure gets its reason (a full /tmp, a denied upload).

@@ -212,11 +212,14 @@ def raw_member(member: WheelMember, handles: dict[Path, BinaryIO]) -> bytes:
         handle = handles[member.wheel] = member.wheel.open("rb")
     handle.seek(member.header_offset)
     header = handle.read(30)
-    if header[:4] != b"PK\x03\x04":
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":  # a crafted offset: past the end, or not a header
         raise ValueError(f"{member.wheel.name}: bad local header at {member.header_offset}")
     name_length, extra_length = struct.unpack("<2H", header[26:30])
     handle.seek(member.header_offset + 30 + name_length + extra_length)
-    return handle.read(member.compressed_size)
+    data = handle.read(member.compressed_size)
+    if len(data) != member.compressed_size:
+        raise ValueError(f"{member.wheel.name}: a member at {member.header_offset} runs past the end of the file")
+    return data
 
 
 def write_zip(entries: Sequence[Entry], dest: Path, level: int = COMPRESS_LEVEL) -> Archive:

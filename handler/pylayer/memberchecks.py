@@ -15,6 +15,7 @@ import errno
 import logging
 import os
 import shutil
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -49,7 +50,8 @@ def _check_and_keep(held: Path, cached: Path, name: str) -> None:
     """Raises only the check's ``InstallFailed``: keeping the wheel is the cache's business, and a cache
     that cannot take it (cleared while /tmp ran full, say) fails nothing."""
     verify_members(held, name)
-    partial = cached.with_suffix(".part")
+    # A name of its own: a download of the same wheel writes <sha256>.part (leftovers are pruned as *.part).
+    partial = cached.with_suffix(f".{uuid.uuid4().hex[:12]}.part")
     try:
         try:
             os.link(held, partial)  # the build goes on reading ``held``; the cache gets the same file

@@ -9,6 +9,7 @@ here decides what to do (``plan``) or how a layer is made (``builder``,
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import archive, identity, interpreters, plan, sharing, wheels
-from .ahead import ArchiveAhead, Made
+from .ahead import ArchiveAhead, Cancelled, Made
 from .answers import ORPHANS, Journal, deleted_key, orphan_key
 from .builder import Built, Lister
 from .builder import Engine as WheelEngine
@@ -333,7 +334,8 @@ class Provider:
 
         started = time.monotonic()
         needed = archive.check_size(built.entries)
-        ahead = ArchiveAhead(lambda staged, entries: self._zip_and_upload(staged, entries, workdir))
+        ahead = ArchiveAhead(lambda staged, entries, cancelled: self._zip_and_upload(staged, entries, workdir,
+                                                                                    cancelled))
         try:
             with self.workspace.guard(needed=needed), self.observer.phase("verify"):
                 verified = verify(spec, built.entries, built.owners, self.workers, workdir,
@@ -360,12 +362,16 @@ class Provider:
         _took(timings, "upload", started)
         return verified, zipped, key, built.packages
 
-    def _zip_and_upload(self, staged: archive.Archive, entries: list[archive.Entry], workdir: Path) -> Made:
-        """The layer's zip with these entries, in the bucket under its digest (made ahead, beside the imports)."""
+    def _zip_and_upload(self, staged: archive.Archive, entries: list[archive.Entry], workdir: Path,
+                        cancelled: threading.Event) -> Made:
+        """The layer's zip with these entries, in the bucket under its digest (made ahead, beside the imports);
+        not uploaded once the layer failed (``cancelled``)."""
         self.deadline.check("writing the layer's zip")
         archive.check_size(entries)
         zipped = _layer_zip(staged, entries, workdir)
         key = artifact_key(zipped.sha256)
+        if cancelled.is_set():
+            raise Cancelled
         self.deadline.check("uploading")
         return Made(zipped, key, self.store.artifacts.upload(zipped.path, key))
 

@@ -15,6 +15,7 @@ import re
 import threading
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from .progress import Progress, Silent
 from .properties import LayerSpec, clip
 from .target import Target
 from .worker.protocol import ImportOutcome, JobReport, LibraryProblem
-from .workers import STACK_WORKERS, Capability, Delivered, Job, Report, StaticCheck, Workers
+from .workers import SKIP_DIRS, STACK_WORKERS, Capability, Delivered, Job, Report, StagedLayer, StaticCheck, Workers
 
 log = logging.getLogger(__name__)
 # The packages whose wheels need libraries Lambda's images lack, and what to use instead.
@@ -229,7 +230,7 @@ def with_bytecode(entries: Sequence[Entry], bytecode: Sequence[Path]) -> list[En
 Ahead = Callable[[archive.Archive, list[Entry]], None]
 
 
-def _early(staged: archive.Archive, entries: list[Entry], jobs: Sequence[Job], ahead: Ahead | None
+def _early(staged: Callable[[], archive.Archive], entries: list[Entry], jobs: Sequence[Job], ahead: Ahead | None
            ) -> Delivered | None:
     """What the workers hand each runtime's bytecode to as soon as it is made: once every compiling
     runtime's is in, ``ahead`` gets the staged archive and the layer's entries with the bytecode (while the
@@ -245,25 +246,49 @@ def _early(staged: archive.Archive, entries: list[Entry], jobs: Sequence[Job], a
             made[job.target] = path
             if len(made) != len(compiling):
                 return
-        ahead(staged, with_bytecode(entries, [made[t] for t in compiling]))
+        ahead(staged(), with_bytecode(entries, [made[t] for t in compiling]))
 
     return delivered
 
 
+# A layer whose other files are this large sends its modules to the workers first, in a zip of their own:
+# compiling starts while the rest travels. Below it, one zip is as quick.
+MODULES_FIRST_BYTES = 16 << 20
+
+
+def modules_first(entries: Sequence[Entry], jobs: Sequence[Job], rest_bytes: int = MODULES_FIRST_BYTES
+                  ) -> list[Entry]:
+    """The entries a worker compiles (modules outside test suites) when they are worth sending first: a
+    compiling job, and at least ``rest_bytes`` of other files in the layer. Empty otherwise."""
+    if not any(job.compile for job in jobs):
+        return []
+    modules = [e for e in entries if e.arcname.startswith("python/") and e.arcname.endswith(".py")
+               and not set(SKIP_DIRS).intersection(e.arcname.split("/")[:-1])]
+    rest = sum(e.size for e in entries) - sum(e.size for e in modules)
+    return modules if modules and rest >= rest_bytes else []
+
+
 def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], workers: Workers, workdir: Path,
            time_left: Callable[[], float], static: Workers | None = None, progress: Progress | None = None,
-           ahead: Ahead | None = None) -> Verified:
+           ahead: Ahead | None = None, modules_first_bytes: int = MODULES_FIRST_BYTES) -> Verified:
     """The layer checked on every runtime, with its bytecode. ``ahead`` is given the entries with bytecode
     before the workers finish importing, when the transport can tell: the caller may start writing the
-    layer's zip then (it is the same list ``verify`` returns, when the layer passes and fits)."""
+    layer's zip then (it is the same list ``verify`` returns, when the layer passes and fits). The modules
+    go to the workers first when the rest of the layer is at least ``modules_first_bytes``."""
     shown = progress or Silent()
-    staged = archive.write_zip(entries, workdir / "staged.zip")
     jobs = plan_jobs(spec, {t: workers.capability(t) for t in spec.targets}, workers.workers_from)
+    modules = modules_first(entries, jobs.workers, modules_first_bytes)
+    modules_zip = archive.write_zip(modules, workdir / "modules.zip").path if modules else None
     shown.start("compile and import", len(jobs.workers) + len(jobs.static), "runtimes")
-    reports = list(workers.run(staged.path, jobs.workers, workdir, time_left,
-                               _early(staged, entries, jobs.workers, ahead))) if jobs.workers else []
+    # The workers start while the staged zip is written (the modules they compile first are written).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="staged-zip") as pool:
+        writing = pool.submit(archive.write_zip, entries, workdir / "staged.zip")
+        reports = list(workers.run(StagedLayer(lambda: writing.result().path, modules_zip), jobs.workers, workdir,
+                                   time_left, _early(writing.result, entries, jobs.workers, ahead))
+                       ) if jobs.workers else []
+        staged = writing.result()
     if jobs.static:
-        reports += (static or StaticCheck()).run(staged.path, jobs.static, workdir, time_left)
+        reports += (static or StaticCheck()).run(StagedLayer.written(staged.path), jobs.static, workdir, time_left)
     shown.advance("compile and import", len(reports))
     shown.finish("compile and import", "; ".join(_timed(r) for r in reports))
     for report in reports:

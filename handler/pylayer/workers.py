@@ -25,6 +25,7 @@ import os
 import platform
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 import zipfile
@@ -88,6 +89,21 @@ Delivered = Callable[[Job, Path], None]
 # How often the Lambda transport looks for a worker's bytecode while the worker still runs: often for the
 # first seconds, then less (a long compile would otherwise cost thousands of requests).
 POLL_SECONDS, POLL_SLOW_AFTER, POLL_SLOW_SECONDS = 0.05, 10.0, 0.5
+ARRIVAL_CAP_SECONDS = 900.0  # a worker function runs 15 minutes at most
+
+
+@dataclass(frozen=True)
+class StagedLayer:
+    """The layer's bytecode-free zip as the workers get it. ``archive`` waits for it: the provider may
+    still be writing it when the workers start. ``modules``, when there is one, is a small zip of only the
+    modules to compile, written first: a worker compiles from it while the whole layer still travels."""
+
+    archive: Callable[[], Path]
+    modules: Path | None = None
+
+    @classmethod
+    def written(cls, path: Path, modules: Path | None = None) -> StagedLayer:
+        return cls(lambda: path, modules)
 
 
 class Workers(Protocol):
@@ -95,7 +111,7 @@ class Workers(Protocol):
 
     def capability(self, target: Target) -> Capability | None: ...
 
-    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
+    def run(self, staged: StagedLayer, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
             delivered: Delivered | None = None) -> list[Report]:
         """Each job's report. A transport that can calls ``delivered`` with a runtime's bytecode before
         that worker has finished importing."""
@@ -177,8 +193,9 @@ class StaticCheck:
     def capability(self, target: Target) -> Capability:
         return Capability(False, False, "the provider's static check (no worker for this runtime)")
 
-    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
+    def run(self, staged: StagedLayer, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
             delivered: Delivered | None = None) -> list[Report]:
+        archive = staged.archive()
         reports = []
         for job in jobs:
             scratch = workdir / f"static-{job.target.runtime}"
@@ -230,9 +247,10 @@ class LocalWorkers:
             where += f" ({self._libraries(importer)})"
         return Capability(True, importer is not None, where)
 
-    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
+    def run(self, staged: StagedLayer, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
             delivered: Delivered | None = None) -> list[Report]:
         # Nothing is delivered early: a local job's bytecode is known when its process ends.
+        archive = staged.archive()
         calls: list[tuple[Job, Interpreter, JobRequest]] = []
         processes = max(1, self.processes // (sum(1 for job in jobs if job.compile) or 1))
         for job in jobs:
@@ -358,6 +376,18 @@ class Invoker(Protocol):
     def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]: ...
 
 
+@dataclass(frozen=True)
+class Keys:
+    """A Lambda run's objects under staging/: the layer, its modules (if sent apart) and each job's bytecode."""
+
+    archive: str
+    modules: str | None
+    outputs: Mapping[Job, str]
+
+    def all(self) -> list[str]:
+        return [self.archive, *([self.modules] if self.modules else []), *self.outputs.values()]
+
+
 @dataclass
 class LambdaWorkers:
     staging: Staging
@@ -369,30 +399,51 @@ class LambdaWorkers:
         function = self.functions.get((target.runtime, target.architecture))
         return Capability(True, True, f"worker {function}") if function else None
 
-    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
+    def run(self, staged: StagedLayer, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
             delivered: Delivered | None = None) -> list[Report]:
         prefix = f"staging/{uuid.uuid4().hex}/"
-        source = prefix + "layer.zip"
-        outputs = {job: f"{prefix}bytecode-{job.target.runtime}-{job.target.architecture}.zip" for job in jobs}
-        # The workers are invoked while the archive uploads: their start (a cold one's init, in AWS) overlaps
-        # the upload, and each waits for the archive to be there (worker protocol 4).
-        pool = ThreadPoolExecutor(max_workers=len(jobs) + 1)
-        uploaded = False
+        keys = Keys(prefix + "layer.zip", prefix + "modules.zip" if staged.modules else None,
+                    {job: f"{prefix}bytecode-{job.target.runtime}-{job.target.architecture}.zip" for job in jobs})
+        # The workers are invoked while the archive is written and uploads: their start (a cold one's init, in
+        # AWS) overlaps it, and each waits for the archive to be there (worker protocol 4). The modules go
+        # first: a worker compiles them while the rest of the layer still travels (protocol 5).
+        pool = ThreadPoolExecutor(max_workers=len(jobs) + 2)
+        stop = threading.Event()  # the upload failed: nobody waits for the workers' bytecode any more
+        uploads: dict[str, Future[None]] = {}
         try:
-            uploading = pool.submit(self.staging.put_file, archive, source)
-            running = [pool.submit(self._one, job, source, outputs[job], workdir, time_left, delivered)
-                       for job in jobs]
-            uploading.result()
-            uploaded = True
+            if staged.modules and keys.modules:
+                uploads[keys.modules] = pool.submit(self.staging.put_file, staged.modules, keys.modules)
+            uploads[keys.archive] = pool.submit(lambda: self.staging.put_file(staged.archive(), keys.archive))
+            running = [pool.submit(self._one, job, keys, job_output, workdir, time_left, delivered, stop)
+                       for job, job_output in keys.outputs.items()]
+            for upload in uploads.values():
+                upload.result()
             return [r.result() for r in running]
         finally:
+            failed = any(not upload.done() or upload.exception() for upload in uploads.values())
+            if failed:
+                stop.set()
+                self._call_off(list(uploads), workdir)
             # Every worker is waited for (each no longer than the request has left), except after a failed
-            # upload: that is the build's failure, and the workers give up waiting for the archive on their own.
-            pool.shutdown(wait=uploaded)
+            # upload: that is the build's failure, and the workers are told to stop waiting for it.
+            pool.shutdown(wait=not failed)
             try:
-                self.staging.remove([source, *outputs.values()])
+                self.staging.remove([key for key in keys.all() if not (failed and key in uploads)])
             except Exception:
                 log.warning("Could not remove the staged files under %s", prefix, exc_info=True)
+
+    def _call_off(self, keys: Sequence[str], workdir: Path) -> None:
+        """After a failed upload, an empty object at each staged input: a worker waiting for one reads no zip
+        and stops, instead of waiting as long as the request could have. Best effort (S3 failed just now);
+        left for the staging/ lifecycle rule, since a worker that found one gone would wait again."""
+        empty = workdir / f"{uuid.uuid4().hex[:8]}-called-off"
+        empty.write_bytes(b"")
+        for key in keys:
+            try:
+                self.staging.put_file(empty, key)
+            except Exception:
+                log.warning("Could not tell the workers to stop waiting for %s", key, exc_info=True)
+        empty.unlink(missing_ok=True)
 
     def build_source(self, job: SourceJob, workdir: Path, time_left: Callable[[], float]) -> Path:
         function = self.functions.get((job.target.runtime, job.target.architecture))
@@ -418,23 +469,30 @@ class LambdaWorkers:
             except Exception:
                 log.warning("Could not remove the staged files under %s", prefix, exc_info=True)
 
-    def _urls(self, source: str, output: str, time_left: Callable[[], float]) -> JobRequest:
-        """The job's two objects as presigned URLs, valid while the build may run: the worker's role has no
-        access to S3, and the URLs reach these two objects and nothing else."""
+    def _urls(self, source: str, output: str, time_left: Callable[[], float], modules: str | None = None
+              ) -> JobRequest:
+        """The job's objects as presigned URLs, valid while the build may run: the worker's role has no
+        access to S3, and the URLs reach these objects and nothing else."""
         seconds = int(min(max(time_left(), 60.0), 3600.0)) + 60
-        return {"source_url": self.staging.presign(source, "get", seconds),
-                "output_url": self.staging.presign(output, "put", seconds)}
+        urls: JobRequest = {"source_url": self.staging.presign(source, "get", seconds),
+                            "output_url": self.staging.presign(output, "put", seconds)}
+        if modules:
+            urls["modules_url"] = self.staging.presign(modules, "get", seconds)
+        return urls
 
-    def _one(self, job: Job, source: str, output: str, workdir: Path, time_left: Callable[[], float],
-             delivered: Delivered | None) -> Report:
+    def _one(self, job: Job, keys: Keys, output: str, workdir: Path, time_left: Callable[[], float],
+             delivered: Delivered | None, stop: threading.Event) -> Report:
         function = self.functions[(job.target.runtime, job.target.architecture)]
-        payload = request(job, self._urls(source, output, time_left))
+        transport = self._urls(keys.archive, output, time_left, keys.modules if job.compile else None)
+        # How long the worker waits for the staged objects: as long as this request waits for the worker.
+        transport["arrival_seconds"] = round(min(max(time_left(), 1.0), ARRIVAL_CAP_SECONDS))
+        payload = request(job, transport)
         path = workdir / f"bytecode-{job.target.runtime}.zip"
         invoking = ThreadPoolExecutor(max_workers=1)
         try:
             answer = invoking.submit(self.invoker.invoke, function, dict(payload), max(time_left(), 1.0))
             fetched = job.compile and delivered is not None and \
-                self._early(answer, output, path, job, delivered, time_left)
+                self._early(answer, output, path, job, delivered, time_left, stop)
             try:
                 data = checked_report(answer.result(timeout=max(time_left(), 1.0)), job.target)
             except FuturesTimeout:
@@ -449,12 +507,12 @@ class LambdaWorkers:
         return Report(job, f"worker {function}", data, _checked_bytecode(data, path))
 
     def _early(self, answer: Future[dict[str, Any]], output: str, path: Path, job: Job, delivered: Delivered,
-               time_left: Callable[[], float]) -> bool:
+               time_left: Callable[[], float], stop: threading.Event) -> bool:
         """While the worker runs: its bytecode, once it has written it (before its imports), handed over.
         True if fetched. Best effort: the report that follows decides, and its digest checks these bytes."""
         started = time.monotonic()
         try:
-            while not answer.done() and time_left() > 0:
+            while not answer.done() and time_left() > 0 and not stop.is_set():
                 if self.staging.exists(output):
                     self.staging.download(output, path)
                     delivered(job, path)

@@ -145,3 +145,35 @@ def test_a_worker_asked_by_bucket_and_keys_does_nothing(moto_endpoint: str, tmp_
     answer = store.invoke(FUNCTION, {"runtime": "python3.12", "bucket": aws.BUCKET, "source_key": "specs/x.json",
                                      "output_key": "staging/x.zip"}, 60)
     assert answer == {"error": "the request must name the staged archive and the output by presigned http(s) URLs"}
+
+
+class Recording(PlayedLambda):
+    def __init__(self, endpoint: str, site: Path, scratch: Path) -> None:
+        super().__init__(endpoint, site, scratch)
+        self.payloads: list[Mapping[str, Any]] = []
+
+    def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+        self.payloads.append(payload)
+        return super().invoke(function, payload, timeout)
+
+
+def test_the_modules_staged_first_give_the_same_layer(
+        staged: tuple[Path, list[archive.Entry], Any], moto_endpoint: str, tmp_path: Path) -> None:
+    """A large layer's modules go to the worker first, in a zip of their own (worker protocol 5): the bytecode
+    and the proof are those of the whole layer, and nothing stays under staging/."""
+    workdir, entries, (spec, site) = staged
+    results = []
+    for rest_bytes in (0, 1 << 40):  # modules first; the whole layer alone
+        store = Recording(moto_endpoint, site, tmp_path / f"scratch-{rest_bytes}")
+        workers = LambdaWorkers(store.artifacts, store, {("python3.12", "x86_64"): FUNCTION})
+        verified = verify(spec, entries, {}, workers, workdir, lambda: 600.0, modules_first_bytes=rest_bytes)
+        results.append((verified, store.payloads))
+
+    (first, sent_first), (whole, sent_whole) = results
+    assert "modules_url" in sent_first[0] and "modules_url" not in sent_whole[0]
+    assert [e.arcname for e in first.entries] == [e.arcname for e in whole.entries]
+    bytecode = [archive.write_zip(v.entries, tmp_path / f"{n}.zip").sha256 for n, v in (("a", first), ("b", whole))]
+    assert bytecode[0] == bytecode[1]
+    assert first.proof == whole.proof == "imported"
+    left = aws.client("s3", moto_endpoint).list_objects_v2(Bucket=aws.BUCKET, Prefix="staging/")
+    assert left.get("KeyCount", 0) == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pylayer.ahead import ArchiveAhead, Made
+from pylayer.ahead import ArchiveAhead, Cancelled, Made
 from pylayer.archive import Archive, Entry
 
 ENTRIES = [Entry("python/a.py", 1, False, data=b"a"), Entry("python/__pycache__/a.cpython-312.pyc", 2, False,
@@ -23,10 +23,12 @@ class Bucket:
         self.already_there, self.fails = already_there, fails
         self.made: list[list[Entry]] = []
 
-    def make(self, staged: Archive, entries: list[Entry]) -> Made:
+    def make(self, staged: Archive, entries: list[Entry], cancelled: threading.Event) -> Made:
         if self.fails:
             raise OSError(28, "No space left on device")
-        self.made.append(entries)
+        if cancelled.is_set():  # as the provider does between writing the zip and uploading it
+            raise Cancelled
+        self.made.append(entries)  # "uploaded"
         return Made(Archive(Path("layer.zip"), "ab" * 32, "x", 10, 3, 2), "layers/sha256/abab.zip",
                     uploaded=not self.already_there)
 
@@ -94,13 +96,17 @@ def test_start_from_another_thread_is_seen_by_take() -> None:
     assert ahead.take(list(ENTRIES)) is not None
 
 
-def test_a_failed_layer_does_not_wait_long_for_a_zip_still_being_made(caplog: pytest.LogCaptureFixture) -> None:
-    release = threading.Event()
+def test_a_failed_layer_does_not_wait_long_for_a_zip_still_being_made_and_it_is_not_uploaded(
+        caplog: pytest.LogCaptureFixture) -> None:
+    release, finished = threading.Event(), threading.Event()
     bucket = Bucket()
 
-    def slow(staged: Archive, entries: list[Entry]) -> Made:
-        assert release.wait(10)
-        return bucket.make(staged, entries)
+    def slow(staged: Archive, entries: list[Entry], cancelled: threading.Event) -> Made:
+        try:
+            assert release.wait(10)  # still writing the zip
+            return bucket.make(staged, entries, cancelled)
+        finally:
+            finished.set()
 
     ahead = ArchiveAhead(slow)
     ahead.start(STAGED, list(ENTRIES))
@@ -109,3 +115,5 @@ def test_a_failed_layer_does_not_wait_long_for_a_zip_still_being_made(caplog: py
         ahead.close()
     assert "not done in 0 s; not waiting for it" in caplog.text
     release.set()
+    assert finished.wait(10)
+    assert bucket.made == []  # the build that outlived its layer's failure uploaded nothing

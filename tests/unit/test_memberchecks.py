@@ -77,3 +77,24 @@ def test_a_cache_that_cannot_take_the_wheel_fails_nothing(tmp_path: Path, caplog
     checks.close()
     assert "Could not keep pkg-1-py3-none-any.whl in the wheel cache" in caplog.text
     assert held.exists()
+
+
+def test_keeping_a_wheel_never_touches_a_download_of_it_in_progress(tmp_path: Path) -> None:
+    """fetch downloads into <sha256>.part: the check keeps its wheel under a name of its own."""
+    body = zipped({"pkg/__init__.py": b"X = 1\n"})
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cached = cache / f"{hashlib.sha256(body).hexdigest()}.whl"
+    downloading = cached.with_suffix(".part")
+    downloading.write_bytes(b"half a download")
+    checks = MemberChecks(tmp_path / "work" / "unverified")
+    held = checks.folder / "pkg.whl"
+    held.write_bytes(body)
+
+    checks.add(held, cached, "pkg-1-py3-none-any.whl")
+    checks.wait()
+    checks.close()
+
+    assert cached.read_bytes() == body
+    assert downloading.read_bytes() == b"half a download"
+    assert sorted(p.name for p in cache.iterdir()) == sorted([cached.name, downloading.name])

@@ -26,7 +26,7 @@ from pylayer.sources import SourceBuilds, SourceJob
 from pylayer.target import Target
 from pylayer.wheels import DeferredChecks
 from pylayer.worker.protocol import JobReport
-from pylayer.workers import STACK_WORKERS, Capability, Delivered, Job, Report
+from pylayer.workers import STACK_WORKERS, Capability, Delivered, Job, Report, StagedLayer
 
 ACCOUNT = "123456789012"
 PROPS = {"LayerName": "deps", "Requirements": ["six==1.16.0"]}
@@ -177,7 +177,7 @@ class FakeWorkers:
     def capability(self, target: Target) -> Capability | None:
         return self.able
 
-    def run(self, archive_path: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
+    def run(self, staged: StagedLayer, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
             delivered: Delivered | None = None) -> list[Report]:
         self.jobs += jobs
         data = {"libraries": {"errors": self.library_errors, "warnings": []},

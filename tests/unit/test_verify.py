@@ -17,7 +17,7 @@ from pylayer.properties import BytecodeSetting, LayerSpec
 from pylayer.sources import SourceJob
 from pylayer.target import Target
 from pylayer.worker.protocol import JobReport
-from pylayer.workers import Capability, Delivered, Job, Report
+from pylayer.workers import Capability, Delivered, Job, Report, StagedLayer
 
 PY311 = Target("python3.11", "arm64")
 PY312 = Target("python3.12", "arm64")
@@ -311,9 +311,9 @@ class FakeWorkers:
     def capability(self, target: Target) -> Capability | None:
         return ABLE
 
-    def run(self, archive: Path, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
+    def run(self, staged: StagedLayer, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
             delivered: Delivered | None = None) -> list[Report]:
-        assert zipfile.is_zipfile(archive)
+        assert zipfile.is_zipfile(staged.archive())
         self.jobs += jobs
         for job in jobs:  # as the Lambda transport does: each runtime's bytecode before its imports end
             if delivered is not None and job.target in self.bytecode:
@@ -386,3 +386,19 @@ def test_entries_handed_ahead_of_a_layer_that_fails_are_not_what_is_returned(tmp
                       ahead=lambda staged, layer: handed.append(layer))
 
     assert len(handed) == 1  # handed before the verdict: the caller must discard what it made of them
+
+
+def test_the_modules_go_first_only_for_a_compiling_job_of_a_large_layer() -> None:
+    big = Entry("python/numpy/core.so", 20 << 20, False, data=b"")
+    module = Entry("python/numpy/__init__.py", 10, False, data=b"")
+    suite = Entry("python/numpy/tests/test_core.py", 10, False, data=b"")
+    other_runtime = Entry("python/lib/python3.11/site-packages/six.py", 10, False, data=b"")
+    stub = Entry("python/numpy/__init__.pyi", 10, False, data=b"")
+    outside = Entry("bin/tool.py", 10, False, data=b"")
+    entries = [big, module, suite, other_runtime, stub, outside]
+    compiling, importing = Job(PY312, True), Job(PY312, False, ("numpy",))
+
+    assert verify.modules_first(entries, [compiling]) == [module, other_runtime]  # each worker takes its view
+    assert verify.modules_first(entries, [importing]) == []  # nothing to compile
+    assert verify.modules_first(entries, [compiling], rest_bytes=(20 << 20) + 100) == []  # the rest is small
+    assert verify.modules_first([big, suite], [compiling]) == []  # no module to send

@@ -188,3 +188,32 @@ def test_prune_keeps_the_cache_under_its_budget_newest_kept(tmp_path: Path) -> N
     (tmp_path / "x.part").write_bytes(b"partial")
     wheels.prune(tmp_path, keep_bytes=150)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.whl"]
+
+
+def test_a_member_whose_header_offset_points_past_the_data_refuses_the_wheel(tmp_path: Path) -> None:
+    """A crafted central directory: the member's local header would be the zip's last few bytes (a comment that
+    starts like a header). Refused as unreadable, by name, never a raw struct error (an Internal error)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as made:
+        made.writestr("pkg/__init__.py", b"X = 1\n")
+        made.comment = b"PK\x03\x04short"
+    data = bytearray(buffer.getvalue())
+    central = data.index(b"PK\x01\x02")
+    data[central + 42:central + 46] = (len(data) - 9).to_bytes(4, "little")
+    wheel_path = tmp_path / "pkg-1-py3-none-any.whl"
+    wheel_path.write_bytes(bytes(data))
+
+    with pytest.raises(InstallFailed, match=r"pkg-1-py3-none-any.whl is not a readable wheel: .*bad local header"):
+        wheels.verify_members(wheel_path, wheel_path.name)
+
+
+def test_a_member_that_runs_past_the_end_of_the_wheel_refuses_it(tmp_path: Path) -> None:
+    body = lying(tiny_wheel({"pkg/__init__.py": b"X = 1\n" * 100}), "pkg/__init__.py")
+    data = bytearray(body)
+    central = data.index(b"PK\x01\x02")
+    data[central + 20:central + 24] = (10**6).to_bytes(4, "little")  # compressed size: a megabyte, not there
+    wheel_path = tmp_path / "pkg-1-py3-none-any.whl"
+    wheel_path.write_bytes(bytes(data))
+
+    with pytest.raises(InstallFailed, match="runs past the end of the file"):
+        wheels.verify_members(wheel_path, wheel_path.name)

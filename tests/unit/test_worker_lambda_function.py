@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -232,3 +233,88 @@ def test_a_request_of_another_protocol_is_refused_before_anything_is_read(stagin
     assert result == {"error": f"the provider speaks protocol {PROTOCOL - 1}, this worker {PROTOCOL}: redeploy the "
                                "provider stack so both are the same release"}
     assert staging.events == []
+
+
+def _job_event(staging: StagingServer, **more: Any) -> dict[str, Any]:
+    return {"protocol": PROTOCOL, "source_url": f"{staging.url}/b/staging/in.zip",
+            "output_url": f"{staging.url}/b/staging/o.zip", "runtime": job.version_tag(),
+            "architecture": ARCHITECTURE or "x86_64", "compile": True, "skip_dirs": ["tests"], **more}
+
+
+def test_the_modules_come_first_and_the_archive_is_read_while_they_compile(tmp_path: Path,
+                                                                            staging: StagingServer) -> None:
+    """Protocol 5: a zip of the modules alone, then the whole layer (still uploading when the worker starts):
+    the same bytecode as from the whole layer, and the imports see the whole layer."""
+    folder = tmp_path / "s3" / "b" / "staging"
+    folder.mkdir(parents=True)
+    files = {"python/pkg/__init__.py": "from pathlib import Path\n"
+                                       "DATA = (Path(__file__).parent / 'data.txt').read_text()\n",
+             "python/pkg/util.py": "def f():\n    return 1\n", "python/pkg/data.txt": "only in the whole layer\n"}
+    with zipfile.ZipFile(tmp_path / "in.zip", "w", zipfile.ZIP_DEFLATED) as layer:
+        for name, text in files.items():
+            layer.writestr(name, text)
+    with zipfile.ZipFile(folder / "modules.zip", "w", zipfile.ZIP_DEFLATED) as modules:
+        for name, text in files.items():
+            if name.endswith(".py"):
+                modules.writestr(name, text)
+    shutil.copy(tmp_path / "in.zip", tmp_path / "whole.zip")
+    arrives = threading.Timer(0.3, lambda: (tmp_path / "in.zip").replace(folder / "in.zip"))
+    arrives.start()
+
+    result = lambda_function.handler(_job_event(staging, modules_url=f"{staging.url}/b/staging/modules.zip",
+                                                imports=["pkg"], paths=["python"]), None)
+    arrives.join()
+
+    assert "error" not in result, result
+    assert staging.events[0] == "GET /b/staging/modules.zip"
+    assert "GET /b/staging/in.zip" in staging.events
+    assert [(i["module"], i["ok"]) for i in result["imports"]] == [("pkg", True)]  # data.txt came with the layer
+    first = (folder / "o.zip").read_bytes()
+    (tmp_path / "whole.zip").replace(folder / "in.zip")
+    again = lambda_function.handler(_job_event(staging, imports=["pkg"], paths=["python"]), None)
+    assert again["bytecode"]["sha256"] == result["bytecode"]["sha256"] == hashlib.sha256(first).hexdigest()
+    with zipfile.ZipFile(folder / "o.zip") as out:
+        assert len(out.namelist()) == 2
+
+
+def test_an_archive_called_off_stops_the_worker_at_once(tmp_path: Path, staging: StagingServer) -> None:
+    """After a failed upload the provider puts an empty object where the worker waits: no zip, an error."""
+    folder = tmp_path / "s3" / "b" / "staging"
+    folder.mkdir(parents=True)
+    (folder / "in.zip").write_bytes(b"")
+    result = lambda_function.handler(_job_event(staging, arrival_seconds=600), None)
+    assert "error" in result
+    assert "not a zip file" in result["error"]
+    assert staging.events == ["GET /b/staging/in.zip"]
+    assert not (tmp_path / "scratch").exists()
+
+
+def test_the_wait_for_the_archive_is_the_providers_and_no_longer_than_the_function_has(
+        tmp_path: Path, staging: StagingServer) -> None:
+    result = lambda_function.handler(_job_event(staging, arrival_seconds=0.2), None)
+    assert result["error"].startswith("Reading the staged archive failed: HTTPError: HTTP Error 404")
+
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 70_000
+
+    assert lambda_function.arrival_wait({"arrival_seconds": 600}, Context()) == 60.0  # 10 s kept to answer
+    assert lambda_function.arrival_wait({"arrival_seconds": 30}, Context()) == 30.0
+    assert lambda_function.arrival_wait({}, None) == transfer.ARRIVAL_WAIT_SECONDS
+    assert lambda_function.arrival_wait({"arrival_seconds": "x"}, None) == transfer.ARRIVAL_WAIT_SECONDS
+    assert lambda_function.arrival_wait({"arrival_seconds": 10**9}, None) == 900.0
+    assert lambda_function.arrival_wait({"arrival_seconds": -5}, None) == 0.0
+
+
+def test_a_source_bundle_is_not_waited_for(tmp_path: Path, staging: StagingServer) -> None:
+    """build_sdist: the provider uploads the bundle before it invokes; a missing one is an error at once."""
+    result = lambda_function.handler(_job_event(staging, action="build_sdist", arrival_seconds=600), None)
+    assert result["error"].startswith("Reading the staged archive failed: HTTPError: HTTP Error 404")
+    assert staging.events == ["GET /b/staging/in.zip"]
+
+
+def test_a_modules_url_that_is_not_presigned_is_refused(no_side_effects: Calls) -> None:
+    event = {"source_url": "https://b.s3.amazonaws.com/staging/in.zip?sig",
+             "output_url": "https://b.s3.amazonaws.com/staging/out.zip?sig", "modules_url": "file:///etc/passwd"}
+    assert lambda_function.handler(event, None) == REFUSED
+    assert no_side_effects.stray_stops == 0

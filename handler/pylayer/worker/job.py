@@ -60,8 +60,10 @@ def version_tag() -> str:
 
 
 def run(request: Mapping[str, Any], scratch: str,
-        made: Callable[[dict[str, Any]], None] = lambda bytecode: None) -> dict[str, Any]:
-    """The job; ``made`` is called with the bytecode's report once its zip is written, before any import."""
+        made: Callable[[dict[str, Any]], None] = lambda bytecode: None,
+        fetch: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """The job; ``made`` is called with the bytecode's report once its zip is written, before any import.
+    With ``modules`` in the request, compiling starts from that zip and ``fetch`` then brings the archive."""
     if request.get("protocol", PROTOCOL) != PROTOCOL:
         raise ValueError(f"the provider speaks protocol {request.get('protocol')!s:.20}, this worker {PROTOCOL}: "
                          "redeploy the provider stack so both are the same release")
@@ -78,11 +80,13 @@ def run(request: Mapping[str, Any], scratch: str,
     started = time.perf_counter()
     # The compile children read the modules from the archive while this process extracts what the
     # library check (and imports) need: on two cores, the two overlap.
-    compiling = Compiling(archive, root, runtime, request) if request.get("compile") else None
+    modules = str(request.get("modules") or archive)
+    compiling = Compiling(modules, root, runtime, request) if request.get("compile") else None
     # Test suites are not imported by importing a package: they are extracted only if an import fails
     # without them (then every failed import runs again with the whole layer).
     suites = frozenset(str(d) for d in request.get("skip_dirs") or ())
     try:
+        fetch()
         extract(archive, root, runtime, everything=bool(imports or distributions), leave_out=suites)
     except BaseException:
         if compiling is not None:

@@ -35,8 +35,9 @@ REFUSED = "the request must name the staged archive and the output by presigned 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("action") == "describe":
         return describe()
-    source, output = event.get("source_url"), event.get("output_url")
-    if not transfer.is_url(source) or not transfer.is_url(output):
+    source, output, modules = event.get("source_url"), event.get("output_url"), event.get("modules_url")
+    if not transfer.is_url(source) or not transfer.is_url(output) or (modules is not None and not
+                                                                       transfer.is_url(modules)):
         return {"error": REFUSED}
     if event.get("protocol", PROTOCOL) != PROTOCOL:  # before anything is read: the reason that helps
         return {"error": f"the provider speaks protocol {event.get('protocol')!s:.20}, this worker {PROTOCOL}: "
@@ -45,28 +46,62 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     shutil.rmtree(SCRATCH, ignore_errors=True)
     os.makedirs(SCRATCH)
     archive = os.path.join(SCRATCH, "layer.zip")
-    try:
-        transfer.get(str(source), archive, arrival=transfer.ARRIVAL_WAIT_SECONDS)
-    except OSError as exc:
-        shutil.rmtree(SCRATCH, ignore_errors=True)
-        return {"error": f"Reading the staged archive failed: {type(exc).__name__}: {exc}"[:1000]}
-    if event.get("action") == "build_sdist":
-        return build_source(event, archive, str(output))
+    # A source bundle is uploaded before the invoke: only a job's objects may still be on their way.
+    arrival = 0.0 if event.get("action") == "build_sdist" else arrival_wait(event, context)
+
+    def fetch(url: str, path: str) -> None:
+        try:
+            transfer.get(url, path, arrival=arrival)
+        except OSError as exc:
+            raise Unreadable(f"Reading the staged archive failed: {type(exc).__name__}: {exc}"[:1000]) from None
+
     request = {k: event[k] for k in _FIELDS if k in event}
     request.update(archive=archive, output=os.path.join(SCRATCH, "bytecode.zip"), libraries="scanned",
                    processes=os.cpu_count() or 1, python=[sys.executable])
+    try:
+        if isinstance(modules, str) and event.get("compile"):
+            # The modules come first and alone: the compile children start on them while the archive travels.
+            request["modules"] = os.path.join(SCRATCH, "modules.zip")
+            fetch(modules, request["modules"])
+        else:
+            fetch(str(source), archive)
+    except Unreadable as exc:
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+        return {"error": str(exc)}
+    if event.get("action") == "build_sdist":
+        return build_source(event, archive, str(output))
 
     def upload(bytecode: dict[str, Any]) -> None:  # before any package code runs
         transfer.put(request["output"], str(output))
         bytecode["staged"] = True
 
     try:
-        return job.run(request, os.path.join(SCRATCH, "job"), upload)
+        later = (lambda: fetch(str(source), archive)) if "modules" in request else (lambda: None)
+        return job.run(request, os.path.join(SCRATCH, "job"), upload, later)
+    except Unreadable as exc:
+        return {"error": str(exc)}
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}"[:1000]}
     finally:
         stop_strays()
         shutil.rmtree(SCRATCH, ignore_errors=True)
+
+
+class Unreadable(Exception):
+    """A staged object could not be read: the reason as the provider shows it."""
+
+
+def arrival_wait(event: dict[str, Any], context: Any) -> float:
+    """How long to wait for a staged object: as long as the provider waits (its request says), no longer
+    than this invocation has left."""
+    try:
+        wanted = float(event.get("arrival_seconds", transfer.ARRIVAL_WAIT_SECONDS))
+    except (TypeError, ValueError):
+        wanted = transfer.ARRIVAL_WAIT_SECONDS
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        wanted = min(wanted, remaining() / 1000.0 - 10.0)  # time left to answer
+    return max(0.0, min(wanted, 900.0))
 
 
 def build_source(event: dict[str, Any], bundle: str, output: str) -> dict[str, Any]:

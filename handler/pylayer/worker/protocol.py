@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-PROTOCOL = 4  # 4: the staged archive may arrive after the invoke (the worker waits for it)
+# 4: the staged archive may arrive after the invoke (the worker waits for it). 5: the modules to compile may
+# come first, in a zip of their own (modules_url); the provider says how long to wait (arrival_seconds).
+PROTOCOL = 5
 
 # Why an import failed, as the import child classifies it:
 # - "import": ImportError (a module or a symbol missing);
@@ -34,6 +36,7 @@ class JobRequest(TypedDict, total=False):
     import_distributions: list[str]  # ImportCheck auto: import these distributions' top-level modules
     paths: list[str]  # the layer's folders on Lambda's sys.path, relative to the archive root
     archive: str  # a local zip of the layer, bytecode-free
+    modules: str  # a local zip of only the modules to compile (the worker fetched it before the archive)
     output: str  # where the bytecode zip goes
     python: list[str]  # the command that starts this interpreter, for child processes
     processes: int  # compile children
@@ -45,6 +48,8 @@ class JobRequest(TypedDict, total=False):
     # made for this job's two objects; the worker's own role has no access to S3.
     source_url: str
     output_url: str
+    modules_url: str  # the modules to compile, alone: small, staged first (compile jobs of large layers)
+    arrival_seconds: int  # how long to wait for a staged object that is not there yet (the provider's wait)
     # action "build_sdist": build one source distribution into a pure wheel (worker/sdist.py).
     action: Literal["build_sdist"]
     sdist: str  # local runs: the sdist file (Lambda: sdist/<sdist_name> in the staged bundle)
