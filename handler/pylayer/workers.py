@@ -413,7 +413,7 @@ class LambdaWorkers:
         try:
             if staged.modules and keys.modules:
                 uploads[keys.modules] = pool.submit(self.staging.put_file, staged.modules, keys.modules)
-            uploads[keys.archive] = pool.submit(lambda: self.staging.put_file(staged.archive(), keys.archive))
+            uploads[keys.archive] = pool.submit(self._put_archive, staged, keys.archive, stop)
             running = [pool.submit(self._one, job, keys, job_output, workdir, time_left, delivered, stop)
                        for job, job_output in keys.outputs.items()]
             for upload in uploads.values():
@@ -422,7 +422,10 @@ class LambdaWorkers:
         finally:
             failed = any(not upload.done() or upload.exception() for upload in uploads.values())
             if failed:
-                stop.set()
+                stop.set()  # an archive still being written is not uploaded, and the pollers stop
+                # An upload still under way ends first (each is bounded by the client's timeouts and retries):
+                # the empty objects must come after it, or it would overwrite them.
+                wait(list(uploads.values()), timeout=max(min(time_left(), 300.0), 1.0))
                 self._call_off(list(uploads), workdir)
             # Every worker is waited for (each no longer than the request has left), except after a failed
             # upload: that is the build's failure, and the workers are told to stop waiting for it.
@@ -432,18 +435,26 @@ class LambdaWorkers:
             except Exception:
                 log.warning("Could not remove the staged files under %s", prefix, exc_info=True)
 
+    def _put_archive(self, staged: StagedLayer, key: str, stop: threading.Event) -> None:
+        path = staged.archive()  # may still be being written
+        if not stop.is_set():  # another upload failed meanwhile: the build has failed
+            self.staging.put_file(path, key)
+
     def _call_off(self, keys: Sequence[str], workdir: Path) -> None:
         """After a failed upload, an empty object at each staged input: a worker waiting for one reads no zip
         and stops, instead of waiting as long as the request could have. Best effort (S3 failed just now);
         left for the staging/ lifecycle rule, since a worker that found one gone would wait again."""
         empty = workdir / f"{uuid.uuid4().hex[:8]}-called-off"
-        empty.write_bytes(b"")
-        for key in keys:
-            try:
-                self.staging.put_file(empty, key)
-            except Exception:
-                log.warning("Could not tell the workers to stop waiting for %s", key, exc_info=True)
-        empty.unlink(missing_ok=True)
+        try:
+            empty.write_bytes(b"")
+            for key in keys:
+                try:
+                    self.staging.put_file(empty, key)
+                except Exception:
+                    log.warning("Could not tell the workers to stop waiting for %s", key, exc_info=True)
+            empty.unlink(missing_ok=True)
+        except OSError:  # the failure being answered matters more than this
+            log.warning("Could not tell the workers to stop waiting", exc_info=True)
 
     def build_source(self, job: SourceJob, workdir: Path, time_left: Callable[[], float]) -> Path:
         function = self.functions.get((job.target.runtime, job.target.architecture))

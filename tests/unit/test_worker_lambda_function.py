@@ -282,7 +282,7 @@ def test_an_archive_called_off_stops_the_worker_at_once(tmp_path: Path, staging:
     folder = tmp_path / "s3" / "b" / "staging"
     folder.mkdir(parents=True)
     (folder / "in.zip").write_bytes(b"")
-    result = lambda_function.handler(_job_event(staging, arrival_seconds=600), None)
+    result = lambda_function.handler(_job_event(staging, arrival_seconds=5), None)
     assert "error" in result
     assert "not a zip file" in result["error"]
     assert staging.events == ["GET /b/staging/in.zip"]

@@ -15,7 +15,7 @@ from pylayer.errors import AwsCallFailed, WorkerFailed
 from pylayer.target import Target
 from pylayer.worker import job
 from pylayer.worker.protocol import PROTOCOL
-from pylayer.workers import Job, LambdaWorkers, StagedLayer, checked_report, request
+from pylayer.workers import POLL_SECONDS, Job, LambdaWorkers, StagedLayer, checked_report, request
 
 TARGET = Target("python3.12", "x86_64")
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:w"
@@ -166,16 +166,21 @@ def test_a_worker_still_running_when_the_request_runs_out_of_time_is_not_waited_
 
 def test_the_worker_is_invoked_while_the_archive_uploads_and_a_failed_upload_is_not_waited_out(
         tmp_path: Path) -> None:
-    started = threading.Event()
+    started, polled = threading.Event(), threading.Event()
 
     class Refusing(Bucket):
         def __init__(self) -> None:
             super().__init__()
             self.puts: list[tuple[str, int]] = []
 
+        def exists(self, key: str) -> bool:
+            polled.set()
+            return super().exists(key)
+
         def put_file(self, path: Path, key: str) -> None:
             self.puts.append((key, path.stat().st_size if path.exists() else -1))
             assert started.wait(10)  # the worker was invoked before the upload ended
+            assert polled.wait(10)  # and its bytecode is being looked for
             raise AwsCallFailed("Uploading the layer archive to s3://bucket failed: AccessDenied.")
 
     class Waiting(SlowWorker):
@@ -189,7 +194,7 @@ def test_the_worker_is_invoked_while_the_archive_uploads_and_a_failed_upload_is_
     worker = Waiting(bucket, b"")
     workers = LambdaWorkers(bucket, worker, {("python3.12", "x86_64"): FUNCTION})
     with pytest.raises(AwsCallFailed, match="AccessDenied"):
-        workers.run(written(tmp_path), [Job(TARGET, True)], tmp_path, lambda: 600.0)
+        workers.run(written(tmp_path), [Job(TARGET, True)], tmp_path, lambda: 600.0, lambda job, path: None)
     assert not worker.answer.is_set()  # answered without waiting for the worker
     archive_key = bucket.puts[0][0]
     # The worker is told to stop waiting (an empty object where the archive should be, best effort), and that
@@ -197,7 +202,7 @@ def test_the_worker_is_invoked_while_the_archive_uploads_and_a_failed_upload_is_
     assert bucket.puts == [(archive_key, 8), (archive_key, 0)]
     assert [k.rsplit("/", 1)[1] for k in bucket.removed] == ["bytecode-python3.12-x86_64.zip"]
     polls = bucket.polls
-    time.sleep(0.3)
+    time.sleep(20 * POLL_SECONDS)  # twenty chances to look again, while the worker still runs
     assert bucket.polls == polls  # nobody looks for the bytecode of a build that failed
     worker.answer.set()
 

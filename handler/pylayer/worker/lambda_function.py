@@ -1,9 +1,11 @@
 """The worker as a Lambda function, one per runtime and architecture (template.yaml: Worker*).
 
 The provider stages the layer's archive under the artifact bucket's
-``staging/`` prefix and invokes the worker of each runtime it serves with two
-presigned URLs: one to read that archive, one to write the bytecode zip. It
-invokes while the archive still uploads: the worker waits for it. The
+``staging/`` prefix and invokes the worker of each runtime it serves with
+presigned URLs: one to read that archive, one to write the bytecode zip, and
+for a large layer one to read its modules alone (fetched first: compiling
+starts on them while the archive is read). It invokes while the archive is
+still written and uploaded: the worker waits for it (``arrival_seconds``). The
 worker returns its report (with the zip's sha256, which the provider checks).
 Its own role reaches nothing but its logs: no S3, and never the role that
 publishes and deletes layers (``transfer``).
@@ -21,6 +23,7 @@ import platform
 import shutil
 import signal
 import sys
+import time
 import zipfile
 from typing import Any
 
@@ -47,11 +50,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     os.makedirs(SCRATCH)
     archive = os.path.join(SCRATCH, "layer.zip")
     # A source bundle is uploaded before the invoke: only a job's objects may still be on their way.
-    arrival = 0.0 if event.get("action") == "build_sdist" else arrival_wait(event, context)
+    # One wait for both staged objects, not one each: the modules, then the archive, by one deadline.
+    waited = time.monotonic() + (0.0 if event.get("action") == "build_sdist" else arrival_wait(event, context))
 
     def fetch(url: str, path: str) -> None:
         try:
-            transfer.get(url, path, arrival=arrival)
+            transfer.get(url, path, arrival=max(waited - time.monotonic(), 0.0))
         except OSError as exc:
             raise Unreadable(f"Reading the staged archive failed: {type(exc).__name__}: {exc}"[:1000]) from None
 

@@ -45,7 +45,7 @@ class JobRequest(TypedDict, total=False):
     runtime_site: str  # what the runtime itself provides (boto3), appended to sys.path for imports
     scratch_parent: str  # where the job's scratch folder goes (local runs)
     # Lambda transport only: the staged archive and the output, as presigned URLs (GET and PUT) the provider
-    # made for this job's two objects; the worker's own role has no access to S3.
+    # made for this job's objects; the worker's own role has no access to S3.
     source_url: str
     output_url: str
     modules_url: str  # the modules to compile, alone: small, staged first (compile jobs of large layers)

@@ -1,6 +1,6 @@
-"""The worker's two objects, moved through the presigned URLs the provider hands it: the staged archive in
-(GET), the bytecode or the built wheel out (PUT). Standard library only: no boto3 to import (a quarter of a
-second of every cold worker), and a worker role with no access to S3 at all."""
+"""The worker's objects, moved through the presigned URLs the provider hands it: the staged archive (and,
+first, its modules) in (GET), the bytecode or the built wheel out (PUT). Standard library only: no boto3
+to import (a quarter of a second of every cold worker), and a worker role with no access to S3 at all."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ import urllib.request
 
 ATTEMPTS = 3
 TIMEOUT = 60.0  # seconds a connection may stall
-# The provider invokes the worker while it still uploads the staged archive (the worker's start overlaps
-# the upload): until it is there, its URL answers 404. Looked for this often, for this long.
-ARRIVAL_POLL_SECONDS, ARRIVAL_WAIT_SECONDS = 0.05, 60.0
+# The provider invokes the worker while it still writes and uploads the staged archive (the worker's start
+# overlaps it): until it is there, its URL answers 404. Looked for this often, then less often after a
+# while (a provider that died would otherwise cost thousands of requests); the provider says how long
+# (arrival_seconds); this is the wait when it does not.
+ARRIVAL_POLL_SECONDS, ARRIVAL_SLOW_AFTER, ARRIVAL_SLOW_POLL_SECONDS = 0.05, 10.0, 1.0
+ARRIVAL_WAIT_SECONDS = 60.0
 
 
 def is_url(value: object) -> bool:
@@ -24,15 +27,16 @@ def is_url(value: object) -> bool:
 def get(url: str, path: str, arrival: float = 0.0) -> None:
     """Download url to path, streaming; retried on a connection error or a 5xx. ``arrival``: seconds to wait
     for an object that is not there yet (404)."""
-    waited = time.monotonic() + arrival
+    started = time.monotonic()
     while True:
         try:
             _get(url, path)
             return
         except urllib.error.HTTPError as exc:
-            if exc.code != 404 or time.monotonic() >= waited:
+            if exc.code != 404 or time.monotonic() >= started + arrival:
                 raise
-        time.sleep(ARRIVAL_POLL_SECONDS)
+        slow = time.monotonic() - started > ARRIVAL_SLOW_AFTER
+        time.sleep(ARRIVAL_SLOW_POLL_SECONDS if slow else ARRIVAL_POLL_SECONDS)
 
 
 def _get(url: str, path: str) -> None:
