@@ -262,8 +262,9 @@ def modules_first(entries: Sequence[Entry], jobs: Sequence[Job], rest_bytes: int
     compiling job, and at least ``rest_bytes`` of other files in the layer. Empty otherwise."""
     if not any(job.compile for job in jobs):
         return []
+    skipped = set(SKIP_DIRS)
     modules = [e for e in entries if e.arcname.startswith("python/") and e.arcname.endswith(".py")
-               and not set(SKIP_DIRS).intersection(e.arcname.split("/")[:-1])]
+               and not skipped.intersection(e.arcname.split("/")[:-1])]
     rest = sum(e.size for e in entries) - sum(e.size for e in modules)
     return modules if modules and rest >= rest_bytes else []
 
@@ -278,7 +279,10 @@ def verify(spec: LayerSpec, entries: list[Entry], owners: Mapping[str, str], wor
     shown = progress or Silent()
     jobs = plan_jobs(spec, {t: workers.capability(t) for t in spec.targets}, workers.workers_from)
     modules = modules_first(entries, jobs.workers, modules_first_bytes)
-    modules_zip = archive.write_zip(modules, workdir / "modules.zip").path if modules else None
+
+    def modules_zip() -> Path | None:  # written only by a transport that sends it (the Lambda one), first
+        return archive.write_zip(modules, workdir / "modules.zip").path if modules else None
+
     shown.start("compile and import", len(jobs.workers) + len(jobs.static), "runtimes")
     # The workers start while the staged zip is written (the modules they compile first are written).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="staged-zip") as pool:

@@ -40,7 +40,7 @@ from .errors import InstallFailed, WorkerFailed
 from .interpreters import Interpreter, Interpreters
 from .target import Target
 from .worker import job as worker_job
-from .worker.protocol import PROTOCOL, JobReport, JobRequest
+from .worker.protocol import ARRIVAL_CAP_SECONDS, PROTOCOL, JobReport, JobRequest
 
 if TYPE_CHECKING:
     from .imageroot import ImageRoot
@@ -89,21 +89,21 @@ Delivered = Callable[[Job, Path], None]
 # How often the Lambda transport looks for a worker's bytecode while the worker still runs: often for the
 # first seconds, then less (a long compile would otherwise cost thousands of requests).
 POLL_SECONDS, POLL_SLOW_AFTER, POLL_SLOW_SECONDS = 0.05, 10.0, 0.5
-ARRIVAL_CAP_SECONDS = 900.0  # a worker function runs 15 minutes at most
 
 
 @dataclass(frozen=True)
 class StagedLayer:
     """The layer's bytecode-free zip as the workers get it. ``archive`` waits for it: the provider may
-    still be writing it when the workers start. ``modules``, when there is one, is a small zip of only the
-    modules to compile, written first: a worker compiles from it while the whole layer still travels."""
+    still be writing it when the workers start. ``modules`` makes, for a transport that sends it apart, a
+    small zip of only the modules to compile (None when not worth it): a worker compiles from it while the
+    whole layer still travels."""
 
     archive: Callable[[], Path]
-    modules: Path | None = None
+    modules: Callable[[], Path | None] = lambda: None
 
     @classmethod
     def written(cls, path: Path, modules: Path | None = None) -> StagedLayer:
-        return cls(lambda: path, modules)
+        return cls(lambda: path, lambda: modules)
 
 
 class Workers(Protocol):
@@ -402,7 +402,8 @@ class LambdaWorkers:
     def run(self, staged: StagedLayer, jobs: Sequence[Job], workdir: Path, time_left: Callable[[], float],
             delivered: Delivered | None = None) -> list[Report]:
         prefix = f"staging/{uuid.uuid4().hex}/"
-        keys = Keys(prefix + "layer.zip", prefix + "modules.zip" if staged.modules else None,
+        modules = staged.modules()
+        keys = Keys(prefix + "layer.zip", prefix + "modules.zip" if modules else None,
                     {job: f"{prefix}bytecode-{job.target.runtime}-{job.target.architecture}.zip" for job in jobs})
         # The workers are invoked while the archive is written and uploads: their start (a cold one's init, in
         # AWS) overlaps it, and each waits for the archive to be there (worker protocol 4). The modules go
@@ -411,8 +412,8 @@ class LambdaWorkers:
         stop = threading.Event()  # the upload failed: nobody waits for the workers' bytecode any more
         uploads: dict[str, Future[None]] = {}
         try:
-            if staged.modules and keys.modules:
-                uploads[keys.modules] = pool.submit(self.staging.put_file, staged.modules, keys.modules)
+            if modules and keys.modules:
+                uploads[keys.modules] = pool.submit(self.staging.put_file, modules, keys.modules)
             uploads[keys.archive] = pool.submit(self._put_archive, staged, keys.archive, stop)
             running = [pool.submit(self._one, job, keys, job_output, workdir, time_left, delivered, stop)
                        for job, job_output in keys.outputs.items()]

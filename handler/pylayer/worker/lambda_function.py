@@ -28,6 +28,7 @@ import zipfile
 from typing import Any
 
 from . import PROTOCOL, job, libraries, sourcejob, transfer
+from .protocol import ARRIVAL_CAP_SECONDS
 
 SCRATCH = os.environ.get("PYLAYER_WORKER_SCRATCH", "/tmp/pylayer-worker")
 # What the worker takes from the provider's request as it is; the rest is this function's to set.
@@ -105,7 +106,7 @@ def arrival_wait(event: dict[str, Any], context: Any) -> float:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if callable(remaining):
         wanted = min(wanted, remaining() / 1000.0 - 10.0)  # time left to answer
-    return max(0.0, min(wanted, 900.0))
+    return max(0.0, min(wanted, ARRIVAL_CAP_SECONDS))
 
 
 def build_source(event: dict[str, Any], bundle: str, output: str) -> dict[str, Any]:

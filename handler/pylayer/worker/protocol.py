@@ -14,6 +14,7 @@ from typing import Literal, TypedDict
 # 4: the staged archive may arrive after the invoke (the worker waits for it). 5: the modules to compile may
 # come first, in a zip of their own (modules_url); the provider says how long to wait (arrival_seconds).
 PROTOCOL = 5
+ARRIVAL_CAP_SECONDS = 900.0  # the longest wait for a staged object: a worker function runs 15 minutes at most
 
 # Why an import failed, as the import child classifies it:
 # - "import": ImportError (a module or a symbol missing);
